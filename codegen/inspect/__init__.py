@@ -1,0 +1,1 @@
+"""Inspectors: one module per source kind, each returning a ``Snapshot``."""
