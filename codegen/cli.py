@@ -1,0 +1,190 @@
+"""The ``xrepo`` command: thin wrappers over codegen.pipeline and friends.
+
+Exit codes: 0 clean, 1 drift found, 2 bad input or unreachable source (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from xrepo.runtime.schema import Snapshot, SnapshotError, load_snapshot, snapshot_json_schema
+
+from . import pipeline
+from .config import ConfigError, Project, SourceConfig, detect_kind, load_project
+from .diff import diff_snapshots, fails
+from .inspect.base import InspectError
+from .inspecting import inspect_source, run_inspector
+from .progress import TerminalProgress
+from .render import diff_tree, write_tree
+from .report import render_changes, render_tree_diff
+from .starter import write_starter
+
+EXPECTED_ERRORS = (ConfigError, InspectError, SnapshotError, OSError)
+
+
+class XrepoGroup(click.Group):
+    """Turns expected failures into one clear line and exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EXPECTED_ERRORS as exc:
+            click.echo(f"xrepo: error: {exc}", err=True)
+            ctx.exit(2)
+
+
+def _project(ctx: click.Context) -> Project:
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    if "project" not in obj:
+        cfg = obj.get("config_path")
+        obj["project"] = load_project(Path(cfg) if cfg else None)
+    project: Project = obj["project"]
+    return project
+
+
+@click.group(cls=XrepoGroup)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="xrepo.toml or pyproject.toml to use (default: found by walking up).",
+)
+@click.version_option(package_name="xrepo")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """xrepo: snapshot live data sources, generate typed models and repos, check drift."""
+    ctx.ensure_object(dict)["config_path"] = config_path
+
+
+@main.command()
+@click.option("--force", is_flag=True, help="Replace an existing [tool.xrepo] table / xrepo.toml.")
+def init(force: bool) -> None:
+    """Write a starter config (data files found here become sources)."""
+    path, sources = write_starter(Path.cwd(), force=force)
+    click.echo(f"wrote {path} with {len(sources)} source(s): {', '.join(sources) or 'none yet'}")
+    click.echo("next: xrepo inspect && xrepo generate")
+
+
+@main.command()
+@click.argument("sources", nargs=-1)
+@click.option("--url", help="Inspect a source not in the config (URL or file path).")
+@click.option("--name", help="Snapshot name for --url (default: derived from the path).")
+@click.pass_context
+def inspect(ctx: click.Context, sources: tuple[str, ...], url: str | None, name: str | None) -> None:
+    """Live sources → schemas/<source>.json."""
+    project = _project(ctx)
+    results: dict[str, Snapshot] = {}
+    if url:
+        if sources:
+            raise click.UsageError("give either SOURCE names or --url, not both")
+        source_name = name or _name_from(url)
+        kind = detect_kind(url)
+        source = SourceConfig(name=source_name, kind=kind, path=url)
+        progress = TerminalProgress(f"inspecting {source_name}")
+        results[source_name] = run_inspector(kind, url, source, progress)
+        progress.close()
+    else:
+        chosen = [project.source(n) for n in sources] or list(project.config.sources)
+        if not chosen:
+            raise ConfigError(f"{project.describe()}: no sources configured (run `xrepo init`)")
+        for source in chosen:
+            progress = TerminalProgress(f"inspecting {source.name}")
+            results[source.name] = inspect_source(project, source, progress)
+            progress.close()
+    for path in pipeline.write_snapshots(project, results):
+        snap = results[path.stem]
+        click.echo(f"{_rel(path, project)}: {len(snap.collections)} collection(s)")
+        for warning in snap.warnings:
+            click.echo(f"  warning: {warning}", err=True)
+
+
+def _name_from(url: str) -> str:
+    stem = Path(url.split("?", 1)[0].rstrip("/")).name.split(".", 1)[0]
+    cleaned = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in stem).strip("_")
+    if not cleaned or not (cleaned[0].isalpha() or cleaned[0] == "_") or not cleaned.isascii():
+        raise ConfigError(f"{url}: cannot derive a snapshot name; pass --name NAME")
+    return cleaned
+
+
+def _rel(path: Path, project: Project) -> str:
+    try:
+        return path.relative_to(project.root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@main.command()
+@click.option("--check", "check_only", is_flag=True, help="Exit 1 on any difference; write nothing.")
+@click.pass_context
+def generate(ctx: click.Context, check_only: bool) -> None:
+    """schemas/*.json → generated/ (only changed files are written)."""
+    project = _project(ctx)
+    files = pipeline.render_project(project)
+    if check_only:
+        tree = diff_tree(project.output_dir, files)
+        click.echo(render_tree_diff(tree, _rel(project.output_dir, project)), nl=False)
+        ctx.exit(1 if tree.changed or tree.missing or tree.stale else 0)
+    report = write_tree(project.output_dir, files, prune=True)
+    click.echo(
+        f"{_rel(project.output_dir, project)}: {len(files)} file(s); "
+        f"{len(report.added)} added, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed"
+    )
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.pass_context
+def check(ctx: click.Context, fmt: str) -> None:
+    """generated/ ↔ schemas/: changed, missing and stale files (exit 1 on drift)."""
+    project = _project(ctx)
+    missing = pipeline.missing_snapshots(project)
+    tree = diff_tree(project.output_dir, pipeline.render_project(project))
+    drift = bool(missing or tree.changed or tree.missing or tree.stale)
+    if fmt == "json":
+        payload = {
+            "clean": not drift,
+            "missing_snapshots": missing,
+            "changed": sorted(tree.changed),
+            "missing": sorted(tree.missing),
+            "stale": sorted(tree.stale),
+        }
+        click.echo(json.dumps(payload, indent=2, sort_keys=True))
+    else:
+        for name in missing:
+            click.echo(f"missing snapshot: source {name!r} (run `xrepo inspect {name}`)")
+        click.echo(render_tree_diff(tree, _rel(project.output_dir, project)), nl=False)
+    ctx.exit(1 if drift else 0)
+
+
+@main.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["breaking", "additive", "any"]),
+    default="any",
+    show_default=True,
+    help="Lowest severity that makes the exit code 1.",
+)
+@click.option("--stats", is_flag=True, help="Also compare the volatile stats block.")
+def diff(old: str, new: str, fmt: str, fail_on: str, stats: bool) -> None:
+    """Classified diff of two snapshots: breaking / additive / cosmetic."""
+    changes = diff_snapshots(load_snapshot(old), load_snapshot(new), stats=stats)
+    if fmt == "json":
+        click.echo(json.dumps([c.as_dict() for c in changes], indent=2, sort_keys=True))
+    else:
+        click.echo(render_changes(changes, color=sys.stdout.isatty()), nl=False)
+    sys.exit(1 if fails(changes, fail_on) else 0)
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the snapshot format."""
+    click.echo(json.dumps(snapshot_json_schema(), indent=2, sort_keys=True))

@@ -1,0 +1,214 @@
+"""The ``[tool.xrepo]`` table (pyproject.toml) or ``xrepo.toml``: found by walking up, validated once."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xrepo.runtime.schema import SourceKind
+
+CONFIG_FILES = ("xrepo.toml", "pyproject.toml")
+
+
+class ConfigError(ValueError):
+    """Bad or missing configuration: names the file, the key and what to do."""
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    #: Detected from the URL scheme or the file extension when omitted.
+    kind: SourceKind | None = None
+    #: A file (SQLite, CSV, JSON, JSON Schema), relative to the config file.
+    path: str | None = None
+    #: Name of the environment variable holding the connection URL (never the URL itself).
+    url_env: str | None = None
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+    sample_rows: int = Field(default=10_000, gt=0)
+    #: CSV: cell values read as NULL (default: the inspector's list).
+    null_tokens: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceConfig:
+        if (self.path is None) == (self.url_env is None):
+            raise ValueError("give exactly one of `path` (a file) or `url_env` (an env var name)")
+        return self
+
+
+class GenerateConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    soft_delete_field: str = "deleted_at"
+    created_field: str = "created_at"
+    updated_field: str = "updated_at"
+
+
+class XrepoConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schemas_dir: str = "schemas"
+    output_dir: str = "generated"
+    #: Import name of the generated package (the output directory's package path).
+    package: str = Field(default="generated", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    sources: tuple[SourceConfig, ...] = ()
+    generate: GenerateConfig = GenerateConfig()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> XrepoConfig:
+        seen: set[str] = set()
+        for s in self.sources:
+            if s.name in seen:
+                raise ValueError(f"source name {s.name!r} is used twice")
+            seen.add(s.name)
+        return self
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded configuration and the directory its relative paths are resolved against."""
+
+    config: XrepoConfig
+    root: Path
+    file: Path | None
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.root / self.config.schemas_dir
+
+    @property
+    def output_dir(self) -> Path:
+        return self.root / self.config.output_dir
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.config.sources:
+            if s.name == name:
+                return s
+        known = ", ".join(s.name for s in self.config.sources) or "none configured"
+        raise ConfigError(f"no source named {name!r} in {self.describe()} (known: {known})")
+
+    def describe(self) -> str:
+        return str(self.file) if self.file else "the default configuration"
+
+    def location(self, source: SourceConfig) -> str:
+        """The source's URL (from its env var) or its path resolved against the config root."""
+        if source.url_env is not None:
+            url = os.environ.get(source.url_env)
+            if not url:
+                raise ConfigError(
+                    f"source {source.name!r}: environment variable {source.url_env} is not set "
+                    "(export it with the connection URL)"
+                )
+            return url
+        assert source.path is not None
+        return str(self.root / source.path)
+
+
+def _format_error(file: Path, table: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
+    where = f"{table}.{loc}" if loc else table
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{file}: [{where}]: {msg}"
+
+
+def _read_table(file: Path) -> tuple[dict[str, Any] | None, str]:
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+    if file.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        table = tool.get("xrepo") if isinstance(tool, dict) else None
+        return table, "tool.xrepo"
+    return data, "xrepo"
+
+
+def parse_config(table: dict[str, Any], file: Path, table_name: str) -> XrepoConfig:
+    try:
+        return XrepoConfig.model_validate(table)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(file, table_name, exc)) from None
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest xrepo.toml, or pyproject.toml holding [tool.xrepo], walking up from start."""
+    for folder in (start, *start.parents):
+        for name in CONFIG_FILES:
+            candidate = folder / name
+            if candidate.is_file():
+                table, _ = _read_table(candidate)
+                if table is not None:
+                    return candidate
+    return None
+
+
+def load_project(config_path: Path | None = None, *, start: Path | None = None) -> Project:
+    """Load the given config file, or the one found from ``start``; defaults when none exists."""
+    if config_path is None:
+        config_path = find_config((start or Path.cwd()).resolve())
+        if config_path is None:
+            return Project(XrepoConfig(), (start or Path.cwd()).resolve(), None)
+    file = config_path.resolve()
+    if not file.is_file():
+        raise ConfigError(f"{config_path}: no such config file")
+    table, name = _read_table(file)
+    if table is None:
+        raise ConfigError(f"{file}: has no [{name}] table (run `xrepo init`)")
+    return Project(parse_config(table, file, name), file.parent, file)
+
+
+_SCHEMES: dict[str, SourceKind] = {
+    "sqlite": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "mongodb": "mongo",
+    "mongodb+srv": "mongo",
+    "redis": "redis",
+    "rediss": "redis",
+}
+_EXTENSIONS: dict[str, SourceKind] = {
+    ".db": "sqlite",
+    ".sqlite": "sqlite",
+    ".sqlite3": "sqlite",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".ndjson": "json",
+    ".jsonl": "json",
+    ".schema.json": "jsonschema",
+}
+
+
+def detect_kind(location: str) -> SourceKind:
+    """Source kind from a URL scheme or a file extension; ConfigError when neither says."""
+    if "://" in location:
+        scheme = location.split("://", 1)[0].split("+")[0].lower()
+        if location.lower().startswith("mongodb+srv://"):
+            scheme = "mongodb+srv"
+        if scheme in _SCHEMES:
+            return _SCHEMES[scheme]
+        raise ConfigError(
+            f"{location.split('://', 1)[0]}://: unknown URL scheme "
+            f"(known: {', '.join(sorted(_SCHEMES))}); set `kind` explicitly"
+        )
+    lower = location.lower()
+    for ext in sorted(_EXTENSIONS, key=len, reverse=True):
+        if lower.endswith(ext):
+            return _EXTENSIONS[ext]
+    raise ConfigError(
+        f"{location}: cannot tell the source kind from the extension "
+        f"(known: {', '.join(sorted(_EXTENSIONS))}); set `kind` explicitly"
+    )
+
+
+def source_kind(source: SourceConfig, location: str) -> SourceKind:
+    return source.kind if source.kind is not None else detect_kind(location)

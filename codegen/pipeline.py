@@ -1,0 +1,87 @@
+"""The steps the CLI strings together, kept free of click so tests and scripts can call them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from xrepo.runtime.schema import Snapshot, dumps_snapshot, load_snapshot
+
+from .config import ConfigError, Project
+from .render import GenerateOptions, render_all
+
+
+@dataclass(frozen=True)
+class LoadedSnapshot:
+    snapshot: Snapshot
+    #: Path relative to the project root, posix: what generated headers name.
+    rel_path: str
+    text: str
+
+
+def snapshot_path(project: Project, name: str) -> Path:
+    return project.schemas_dir / f"{name}.json"
+
+
+def load_snapshots(project: Project) -> list[LoadedSnapshot]:
+    """Every snapshot in the schemas directory, sorted by file name."""
+    folder = project.schemas_dir
+    if not folder.is_dir():
+        raise ConfigError(f"{folder}: no snapshots directory (run `xrepo inspect` first)")
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        snap = load_snapshot(path)
+        rel = path.relative_to(project.root).as_posix()
+        out.append(LoadedSnapshot(snap, rel, path.read_text(encoding="utf-8")))
+    return out
+
+
+def missing_snapshots(project: Project) -> list[str]:
+    """Configured sources that have no snapshot yet."""
+    return [
+        s.name for s in project.config.sources if not snapshot_path(project, s.name).is_file()
+    ]
+
+
+def generate_options(project: Project) -> GenerateOptions:
+    g = project.config.generate
+    return GenerateOptions(
+        soft_delete_field=g.soft_delete_field,
+        created_field=g.created_field,
+        updated_field=g.updated_field,
+    )
+
+
+def render_project(project: Project) -> dict[str, str]:
+    loaded = load_snapshots(project)
+    return render_all(
+        [(s.snapshot, s.rel_path, s.text) for s in loaded],
+        package=project.config.package,
+        options=generate_options(project),
+    )
+
+
+def write_snapshots(project: Project, snapshots: Mapping[str, Snapshot]) -> list[Path]:
+    """Write every snapshot atomically, after all were inspected: nothing half-written."""
+    folder = project.schemas_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, snap in sorted(snapshots.items()):
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(dumps_snapshot(snap))
+            staged.append((name, Path(tmp)))
+    except BaseException:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    written = []
+    for name, tmp in staged:
+        target = snapshot_path(project, name)
+        os.replace(tmp, target)
+        written.append(target)
+    return written
