@@ -71,17 +71,17 @@ def write_snapshots(project: Project, snapshots: Mapping[str, Snapshot]) -> list
     staged: list[tuple[str, Path]] = []
     try:
         for name, snap in sorted(snapshots.items()):
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            staged.append((name, Path(tmp_name)))
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(dumps_snapshot(snap))
-            staged.append((name, Path(tmp)))
     except BaseException:
-        for _, tmp in staged:
-            tmp.unlink(missing_ok=True)
+        for _, staged_path in staged:
+            staged_path.unlink(missing_ok=True)
         raise
     written = []
-    for name, tmp in staged:
+    for name, staged_path in staged:
         target = snapshot_path(project, name)
-        os.replace(tmp, target)
+        os.replace(staged_path, target)
         written.append(target)
     return written

@@ -1,5 +1,17 @@
 """xrepo.runtime: what generated code imports."""
 
+from .backends.base import Backend, Collection
+from .backends.memory import MemoryBackend
+from .backends.sqlite import SQLiteBackend
+from .errors import (
+    BackendError,
+    ConfigurationError,
+    ConstraintError,
+    MissingDriverError,
+    QueryError,
+    UnsupportedQueryError,
+    XRepoError,
+)
 from .model import XObjPrototype
 from .ops import (
     AnyOps,
@@ -20,9 +32,14 @@ from .schema import FileFormat
 
 __all__ = [
     "AnyOps",
+    "Backend",
+    "BackendError",
     "BoolOps",
     "BytesOps",
+    "Collection",
+    "ConfigurationError",
     "ConnectedRepo",
+    "ConstraintError",
     "DateOps",
     "DateTimeOps",
     "DecimalOps",
@@ -30,12 +47,18 @@ __all__ = [
     "FloatOps",
     "IntOps",
     "MaterializedRepo",
+    "MemoryBackend",
+    "MissingDriverError",
+    "QueryError",
     "RepoMetadata",
+    "SQLiteBackend",
     "SortOrder",
     "StrOps",
     "TimeOps",
     "TimedeltaOps",
     "UUIDOps",
+    "UnsupportedQueryError",
     "XObjPrototype",
     "XRepo",
+    "XRepoError",
 ]

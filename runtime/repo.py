@@ -1,26 +1,38 @@
 """The XRepo API (the seed's method set) and its two flavours.
 
-INTERIM SURFACE: signatures are the contract generated code relies on; bodies are being built.
+Signatures are the contract generated code relies on.  Filters, sorts and field names are
+Python names (dotted for nested fields); the repo parses them into the AST, maps them to source
+names and hands the backend a :class:`~xrepo.runtime.backends.base.Collection` and AST nodes.
+Rows coming back are validated with ``model.model_validate``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import builtins
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Generic, Literal, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from .backends.base import Backend, Row
+from .backends.memory import MemoryBackend
+from .errors import ConfigurationError
 from .model import XObjPrototype
-from .schema import FileFormat
+from .query.ast import Node, Query
+from .query.parse import build_query, parse_filter
+from .repo_plan import RepoPlan, build_plan, now, plain_row, source_changes, source_row
+from .schema import CollectionSpec, FileFormat
 
 M = TypeVar("M", bound=XObjPrototype)
 C = TypeVar("C", bound=XObjPrototype)
 U = TypeVar("U", bound=XObjPrototype)
 F = TypeVar("F", bound=Mapping[str, Any])
 K = TypeVar("K", bound=str)
+T = TypeVar("T")
 
 SortOrder = Literal[1, -1]
+_ISSUE3 = "arrives with issue 3"
 
 
 class RepoMetadata(BaseModel):
@@ -61,20 +73,115 @@ class XRepo(Generic[M, C, U, F, K]):
     create_model: type[C]
     update_model: type[U]
     metadata: RepoMetadata
+    backend: Backend
+    _plans: ClassVar[dict[type, RepoPlan]] = {}
 
+    @classmethod
+    def plan(cls) -> RepoPlan:
+        """Names, keys and descriptors derived once per repo class."""
+        plan = XRepo._plans.get(cls)
+        if plan is None:
+            create = getattr(cls, "create_model", None)
+            plan = XRepo._plans[cls] = build_plan(cls.model, create, cls.metadata)
+        return plan
+
+    async def _call(self, op: str, user_id: str | None, run: Callable[[], Awaitable[T]]) -> T:
+        """The one seam every call passes through: ACL → cache → backend → audit → statistics.
+
+        Governance arrives in a later issue; today only the backend step runs.
+        """
+        return await run()
+
+    def _out(self, row: Row) -> M:
+        return self.model.model_validate(row)
+
+    def _where(self, filters: Mapping[str, Any] | None) -> Node:
+        plan = self.plan()
+        return plan.alive(parse_filter(plan.table, filters))
+
+    async def _first(self, where: Node) -> M | None:
+        rows = await self.backend.select(self.plan().collection, Query(where, (), 0, 1))
+        return self._out(rows[0]) if rows else None
+
+    def _stamped(self, row: dict[str, Any], *, creating: bool) -> dict[str, Any]:
+        plan = self.plan()
+        stamp = now()
+        names = [plan.updated] + ([plan.created] if creating else [])
+        for name in names:
+            if name is not None:
+                row.setdefault(plan.table.source_name(name), stamp)
+        return row
+
+    def _create_row(self, data: C | Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+        if not isinstance(data, self.create_model):
+            raw = data.model_dump(exclude_unset=True) if isinstance(data, BaseModel) else data
+            data = self.create_model.model_validate(raw)
+        return self._stamped(source_row(data), creating=True)
+
+    def _changes(self, data: U | Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+        if not isinstance(data, self.update_model):
+            raw = data.model_dump(exclude_unset=True) if isinstance(data, BaseModel) else data
+            data = self.update_model.model_validate(raw)
+        changes = source_changes(self.plan(), data)
+        return self._stamped(changes, creating=False) if changes else changes
+
+    # -- CRUD ----------------------------------------------------------------------------
     async def create(self, data: C | Mapping[str, Any], *, user_id: str | None = None) -> M:
-        raise NotImplementedError
+        row = self._create_row(data)
+
+        async def run() -> M:
+            return self._out((await self.backend.insert(self.plan().collection, [row]))[0])
+
+        return await self._call("create", user_id, run)
 
     async def read(self, id: Any, *, user_id: str | None = None) -> M | None:
-        raise NotImplementedError
+        where = self.plan().alive(self.plan().key_filter(id))
+        return await self._call("read", user_id, lambda: self._first(where))
 
     async def update(
         self, id: Any, data: U | Mapping[str, Any], *, user_id: str | None = None
     ) -> M | None:
-        raise NotImplementedError
+        plan = self.plan()
+        where = plan.alive(plan.key_filter(id))
+        changes = self._changes(data)
+
+        async def run() -> M | None:
+            if not await self.backend.update(plan.collection, where, changes):
+                return None
+            key = tuple(changes.get(c, None) for c in plan.collection.primary_key)
+            if all(v is not None for v in key):
+                where_new = plan.alive(plan.key_filter(key if len(key) > 1 else key[0]))
+            else:
+                where_new = where
+            return await self._first(where_new)
+
+        return await self._call("update", user_id, run)
 
     async def delete(self, id: Any, *, hard: bool = False, user_id: str | None = None) -> bool:
-        raise NotImplementedError
+        plan = self.plan()
+        where = plan.key_filter(id)
+        return await self._call("delete", user_id, lambda: self._remove(where, hard)) > 0
+
+    async def _remove(self, where: Node, hard: bool) -> int:
+        plan = self.plan()
+        if plan.soft is not None and not hard:
+            marker = {plan.soft.column: now()}
+            return await self.backend.update(plan.collection, plan.alive(where), marker)
+        return await self.backend.delete(plan.collection, where)
+
+    # -- queries -------------------------------------------------------------------------
+    def _query(
+        self,
+        filters: Mapping[str, Any] | None,
+        skip: int,
+        limit: int | None,
+        sort: Sequence[tuple[str, int]] | None,
+    ) -> Query:
+        plan = self.plan()
+        q = build_query(
+            plan.table, filters, sort=sort, skip=skip, limit=limit, tiebreak=plan.primary_key
+        )
+        return Query(plan.alive(q.where), q.sort, q.skip, q.limit)
 
     async def list(
         self,
@@ -84,14 +191,23 @@ class XRepo(Generic[M, C, U, F, K]):
         limit: int | None = None,
         sort: Sequence[tuple[K, SortOrder]] | None = None,
         user_id: str | None = None,
-    ) -> list[M]:
-        raise NotImplementedError
+    ) -> builtins.list[M]:
+        query = self._query(filters, skip, limit, sort)
+
+        async def run() -> builtins.list[M]:
+            return [self._out(r) for r in await self.backend.select(self.plan().collection, query)]
+
+        return await self._call("list", user_id, run)
 
     async def count(self, filters: F | None = None, *, user_id: str | None = None) -> int:
-        raise NotImplementedError
+        where = self._where(filters)
+        return await self._call(
+            "count", user_id, lambda: self.backend.count(self.plan().collection, where)
+        )
 
     async def exists(self, filters: F | None = None, *, user_id: str | None = None) -> bool:
-        raise NotImplementedError
+        where = self._where(filters)
+        return await self._call("exists", user_id, lambda: self._first(where)) is not None
 
     async def find_one(
         self,
@@ -100,7 +216,69 @@ class XRepo(Generic[M, C, U, F, K]):
         sort: Sequence[tuple[K, SortOrder]] | None = None,
         user_id: str | None = None,
     ) -> M | None:
-        raise NotImplementedError
+        found = await self.list(filters, limit=1, sort=sort, user_id=user_id)
+        return found[0] if found else None
+
+    # -- bulk ----------------------------------------------------------------------------
+    async def bulk_create(
+        self, items: Iterable[C | Mapping[str, Any]], *, user_id: str | None = None
+    ) -> builtins.list[M]:
+        rows = [self._create_row(item) for item in items]
+
+        async def run() -> builtins.list[M]:
+            return [self._out(r) for r in await self.backend.insert(self.plan().collection, rows)]
+
+        return await self._call("bulk_create", user_id, run)
+
+    async def bulk_update(
+        self, filters: F | None, changes: U | Mapping[str, Any], *, user_id: str | None = None
+    ) -> int:
+        where = self._where(filters)
+        values = self._changes(changes)
+        return await self._call(
+            "bulk_update",
+            user_id,
+            lambda: self.backend.update(self.plan().collection, where, values),
+        )
+
+    async def bulk_delete(
+        self, filters: F | None = None, *, hard: bool = False, user_id: str | None = None
+    ) -> int:
+        where = parse_filter(self.plan().table, filters)
+        return await self._call("bulk_delete", user_id, lambda: self._remove(where, hard))
+
+    async def distinct(
+        self, field: K, filters: F | None = None, *, user_id: str | None = None
+    ) -> builtins.list[Any]:
+        info = self.plan().table.resolve(field)
+        where = self._where(filters)
+        adapter: TypeAdapter[Any] = TypeAdapter(info.py_type)
+
+        async def run() -> builtins.list[Any]:
+            values = await self.backend.distinct(self.plan().collection, info.ref, where)
+            return [None if v is None else adapter.validate_python(v) for v in values]
+
+        return await self._call("distinct", user_id, run)
+
+    # -- issue 3 -------------------------------------------------------------------------
+    async def aggregate(
+        self, pipeline: Sequence[Mapping[str, Any]], *, user_id: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        raise NotImplementedError(f"aggregate {_ISSUE3}")
+
+    async def inspect_schema(self, *, user_id: str | None = None) -> dict[str, Any]:
+        raise NotImplementedError(f"inspect_schema {_ISSUE3}")
+
+    async def inspect_collection(self, *, user_id: str | None = None) -> dict[str, Any]:
+        raise NotImplementedError(f"inspect_collection {_ISSUE3}")
+
+    async def get_statistics(self, *, user_id: str | None = None) -> dict[str, Any]:
+        raise NotImplementedError(f"get_statistics {_ISSUE3}")
+
+    async def get_audit_log(
+        self, *, limit: int | None = None, user_id: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        raise NotImplementedError(f"get_audit_log {_ISSUE3}")
 
 
 class ConnectedRepo(XRepo[M, C, U, F, K]):
@@ -116,10 +294,31 @@ class MaterializedRepo(XRepo[M, C, U, F, K]):
     #: File sources: default path (relative to the working directory) and how to read it.
     source_path: str | None = None
     file_format: FileFormat | None = None
+    #: Optional full description of the file; by default one is derived from the model.
+    collection_spec: ClassVar[CollectionSpec | None] = None
 
     def __init__(self, rows: Iterable[Mapping[str, Any] | BaseModel] = ()) -> None:
-        self._seed = list(rows)
+        backend = MemoryBackend()
+        self.backend = backend
+        stored = []
+        for row in rows:
+            if isinstance(row, self.model):
+                obj = row
+            else:
+                raw = row.model_dump(by_alias=True) if isinstance(row, BaseModel) else row
+                obj = self.model.model_validate(raw)
+            stored.append(plain_row(obj.model_dump(by_alias=True)))
+        backend.insert_now(self.plan().collection, stored)
 
     @classmethod
     def from_file(cls, path: str | Path | None = None) -> Self:
-        raise NotImplementedError
+        """Read the file source (``path`` or ``source_path``) and validate every row."""
+        from .file_source import read_model_rows
+
+        target = path if path is not None else cls.source_path
+        if target is None:
+            raise ConfigurationError(f"{cls.__name__}.from_file: no path given and no source_path")
+        return cls(read_model_rows(cls, Path(target)))
+
+
+__all__ = ["ConnectedRepo", "MaterializedRepo", "RepoMetadata", "SortOrder", "XRepo"]

@@ -1,0 +1,145 @@
+"""SQLiteBackend over aiosqlite (the ``sqlite`` extra): one connection, opened on first use.
+
+Everything is pushed down as SQL compiled from the AST with bound parameters; see
+:class:`~xrepo.runtime.sql.dialect.SQLiteDialect` for how values are stored and compared.
+``$regex`` uses a Python ``REGEXP`` function registered on the connection (same engine and
+guards as the in-memory predicate).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import BackendError, ConstraintError, MissingDriverError, XRepoError
+from ..query.ast import FieldRef, Node, Query
+from ..query.regex import sql_regexp
+from ..sql import compiler
+from ..sql.dialect import SQLiteDialect
+from .base import BackendBase, Collection, Row
+
+MIN_SQLITE = (3, 35, 0)  # INSERT ... RETURNING
+
+
+class SQLiteBackend(BackendBase):
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        self.dialect = SQLiteDialect()
+        self._conn: Any = None
+
+    async def connect(self) -> None:
+        if self._conn is not None:
+            return
+        try:
+            import aiosqlite
+        except ImportError:
+            raise MissingDriverError(
+                "SQLiteBackend needs aiosqlite: pip install 'xrepo[sqlite]'"
+            ) from None
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise BackendError(
+                f"SQLite {sqlite3.sqlite_version} is too old: xrepo needs 3.35+ (RETURNING)"
+            )
+        try:
+            conn = await aiosqlite.connect(self.path)
+        except sqlite3.Error as exc:
+            raise BackendError(f"cannot open SQLite database {self.path!r}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        await conn.create_function("regexp", 2, sql_regexp, deterministic=True)
+        self._conn = conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    async def _db(self) -> Any:
+        if self._conn is None:
+            await self.connect()
+        return self._conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run one statement and fetch all its rows (escape hatch for tests and tools)."""
+        db = await self._db()
+        try:
+            async with db.execute(sql, list(params)) as cur:
+                return list(await cur.fetchall())
+        except sqlite3.Error as exc:
+            raise _wrap(exc, sql) from exc
+
+    def _table(self, coll: Collection) -> str:
+        return self.dialect.table(coll.name, coll.namespace)
+
+    def _decode(self, coll: Collection, row: sqlite3.Row) -> Row:
+        out = dict(zip(row.keys(), tuple(row), strict=True))
+        for name in coll.json_fields:
+            value = out.get(name)
+            if isinstance(value, str):
+                # Not JSON: leave it for model validation to judge.
+                with contextlib.suppress(ValueError):
+                    out[name] = json.loads(value)
+        return out
+
+    async def insert(self, coll: Collection, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+        db = await self._db()
+        table = self._table(coll)
+        out: list[Row] = []
+        try:
+            for row in rows:
+                sql, params = compiler.insert(self.dialect, table, row)
+                async with db.execute(sql, params) as cur:
+                    out.extend(self._decode(coll, r) for r in await cur.fetchall())
+            await db.commit()
+        except sqlite3.Error as exc:
+            await db.rollback()
+            raise _wrap(exc, coll.name) from exc
+        return out
+
+    async def select(self, coll: Collection, query: Query) -> list[Row]:
+        sql, params = compiler.select(self.dialect, self._table(coll), query)
+        return [self._decode(coll, r) for r in await self.execute(sql, params)]
+
+    async def count(self, coll: Collection, where: Node) -> int:
+        sql, params = compiler.count(self.dialect, self._table(coll), where)
+        return int((await self.execute(sql, params))[0][0])
+
+    async def _write(self, sql: str, params: list[Any], name: str) -> int:
+        db = await self._db()
+        try:
+            async with db.execute(sql, params) as cur:
+                n = cur.rowcount
+            await db.commit()
+        except sqlite3.Error as exc:
+            await db.rollback()
+            raise _wrap(exc, name) from exc
+        return int(n)
+
+    async def update(self, coll: Collection, where: Node, changes: Mapping[str, Any]) -> int:
+        if not changes:
+            return await self.count(coll, where)
+        sql, params = compiler.update(self.dialect, self._table(coll), changes, where)
+        return await self._write(sql, params, coll.name)
+
+    async def delete(self, coll: Collection, where: Node) -> int:
+        sql, params = compiler.delete(self.dialect, self._table(coll), where)
+        return await self._write(sql, params, coll.name)
+
+    async def distinct(self, coll: Collection, field: FieldRef, where: Node) -> list[Any]:
+        sql, params = compiler.distinct(self.dialect, self._table(coll), field, where)
+        return [r[0] for r in await self.execute(sql, params)]
+
+
+def _wrap(exc: sqlite3.Error, where: str) -> XRepoError:
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, XRepoError):  # raised inside REGEXP
+        return cause
+    if isinstance(exc, sqlite3.IntegrityError):
+        return ConstraintError(f"{where}: {exc}")
+    return BackendError(f"SQLite error on {where}: {exc}")
+
+
+__all__ = ["MIN_SQLITE", "SQLiteBackend"]

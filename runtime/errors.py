@@ -1,0 +1,42 @@
+"""The runtime's exceptions: one base class, each error names what is wrong and where."""
+
+from __future__ import annotations
+
+
+class XRepoError(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+
+class QueryError(XRepoError, ValueError):
+    """A filter, sort or paging argument that cannot be used (names the field / operator)."""
+
+
+class UnsupportedQueryError(QueryError):
+    """Valid query, but this backend (or its compiler) cannot express it."""
+
+
+class BackendError(XRepoError):
+    """The backend failed to carry out an operation."""
+
+
+class ConstraintError(BackendError):
+    """A write broke a primary-key or unique constraint (or another declared constraint)."""
+
+
+class MissingDriverError(XRepoError, ImportError):
+    """An optional driver is not installed; the message names the extra to install."""
+
+
+class ConfigurationError(XRepoError):
+    """A repo class or backend is declared inconsistently (e.g. soft delete without its field)."""
+
+
+__all__ = [
+    "BackendError",
+    "ConfigurationError",
+    "ConstraintError",
+    "MissingDriverError",
+    "QueryError",
+    "UnsupportedQueryError",
+    "XRepoError",
+]

@@ -1,0 +1,17 @@
+"""SQL compilation shared by the SQL backends; dialects supply what differs."""
+
+from .compiler import SQLCompiler, Statement, count, delete, distinct, insert, select, update
+from .dialect import Dialect, SQLiteDialect
+
+__all__ = [
+    "Dialect",
+    "SQLCompiler",
+    "SQLiteDialect",
+    "Statement",
+    "count",
+    "delete",
+    "distinct",
+    "insert",
+    "select",
+    "update",
+]

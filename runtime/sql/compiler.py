@@ -1,0 +1,264 @@
+"""AST → SQL text and bound parameters, shared by every SQL dialect.
+
+Values only ever travel as parameters; identifiers are quoted by the dialect; JSON paths are
+parameters too.  NULL semantics equal the Python predicate's: ``{"x": None}`` is ``IS NULL``,
+``$ne``/``$nin``/``$not``/``$nor`` are negations made two-valued with ``COALESCE(..., FALSE)``
+(so ``{"x": {"$ne": 5}}`` matches NULL rows, as in MongoDB).  Top-level columns always exist
+(``$exists: false`` on a column matches nothing, as for a model-validated document).
+What SQL cannot express here raises :class:`UnsupportedQueryError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from ..errors import UnsupportedQueryError
+from ..query.ast import (
+    All,
+    And,
+    Compare,
+    ElemMatch,
+    Exists,
+    FieldRef,
+    In,
+    MatchAll,
+    Node,
+    Nor,
+    Not,
+    Or,
+    Query,
+    Regex,
+    Size,
+    SortKey,
+)
+from ..query.regex import inline
+from .dialect import Dialect
+
+_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+Statement = tuple[str, list[Any]]
+
+
+class SQLCompiler:
+    """One statement's worth of compilation: collects parameters in text order."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.d = dialect
+        self.params: list[Any] = []
+        self._elements: list[str] = []
+        self._aliases = 0
+
+    def param(self, value: Any) -> str:
+        self.params.append(self.d.encode(value))
+        return self.d.placeholder(len(self.params))
+
+    # -- expressions ---------------------------------------------------------------------
+    def expr(self, ref: FieldRef, *, raw: bool = False) -> str:
+        """SQL for the value at ``ref`` (fresh text each call: ``?`` params are positional)."""
+        if ref.through_array:
+            raise UnsupportedQueryError(
+                f"field {ref.name!r}: paths through arrays of objects are not supported in SQL"
+            )
+        if self._elements:
+            base, path = self._elements[-1], ref.path
+        else:
+            base, path = self.d.quote(ref.path[0]), ref.path[1:]
+        sql = self.d.json_extract(base, self.param(self.d.json_path(path))) if path else base
+        return self.d.numeric(sql) if ref.kind == "decimal" and not raw else sql
+
+    def value(self, ref: FieldRef, value: Any) -> str:
+        p = self.param(value)
+        return self.d.numeric(p) if ref.kind == "decimal" else p
+
+    # -- filters -------------------------------------------------------------------------
+    def where(self, node: Node) -> str:
+        if isinstance(node, MatchAll):
+            return self.d.true
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.where(n) for n in node.items) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.where(n) for n in node.items) + ")"
+        if isinstance(node, Nor):
+            return self.negate("(" + " OR ".join(self.where(n) for n in node.items) + ")")
+        if isinstance(node, Not):
+            return self.negate(self.where(node.where))
+        ref: FieldRef = node.field  # type: ignore[attr-defined]
+        if ref.kind in ("any", "object") and not _null_test(node):
+            raise UnsupportedQueryError(
+                f"field {ref.name!r}: {type(node).__name__} on untyped/object values "
+                "is not supported in SQL"
+            )
+        if isinstance(node, Exists):
+            return self.exists(ref, node.present)
+        return self.array(ref, node) if ref.array else self.scalar(ref, node)
+
+    def negate(self, sql: str) -> str:
+        return f"NOT COALESCE({sql}, {self.d.false})"
+
+    def exists(self, ref: FieldRef, present: bool) -> str:
+        if len(ref.path) == (0 if self._elements else 1):
+            return self.d.true if present else self.d.false
+        if self._elements:
+            base, path = self._elements[-1], ref.path
+        else:
+            base, path = self.d.quote(ref.path[0]), ref.path[1:]
+        sql = self.d.json_present(base, self.param(self.d.json_path(path)))
+        return sql if present else f"NOT {sql}"
+
+    def scalar(self, ref: FieldRef, node: Node) -> str:
+        if isinstance(node, Compare):
+            v = node.value
+            if node.op == "ne":
+                if v is None:
+                    return f"{self.expr(ref)} IS NOT NULL"
+                return f"({self.expr(ref)} IS NULL OR {self.expr(ref)} <> {self.value(ref, v)})"
+            if v is None:
+                return f"{self.expr(ref)} IS NULL"
+            return f"{self.expr(ref)} {_SQL_OPS[node.op]} {self.value(ref, v)}"
+        if isinstance(node, In):
+            return self.membership(ref, node, lambda: self.expr(ref), lambda: self.expr(ref))
+        if isinstance(node, Regex):
+            target = self.expr(ref)  # first: parameters are positional
+            return self.d.regex(target, self.param(inline(node.pattern, node.options)))
+        raise UnsupportedQueryError(f"field {ref.name!r}: {type(node).__name__} needs an array")
+
+    def membership(
+        self, ref: FieldRef, node: In, null_expr: Callable[[], str], value_expr: Callable[[], str]
+    ) -> str:
+        parts: list[str] = []
+        if None in node.values:
+            parts.append(f"{null_expr()} IS NULL")
+        values = [v for v in node.values if v is not None]
+        if values:
+            e = value_expr()
+            parts.append(f"{e} IN (" + ", ".join(self.value(ref, v) for v in values) + ")")
+        sql = "(" + " OR ".join(parts) + ")" if parts else self.d.false
+        return self.negate(sql) if node.negate else sql
+
+    def array(self, ref: FieldRef, node: Node) -> str:
+        if isinstance(node, Compare) and node.op == "ne":
+            return self.negate(self.array(ref, Compare(ref, "eq", node.value)))
+        if isinstance(node, In) and node.negate:
+            return self.negate(self.array(ref, In(ref, node.values)))
+        if isinstance(node, Size):
+            return f"({self.d.array_length(self.expr(ref, raw=True))} = {self.param(node.size)})"
+        if isinstance(node, Compare) and isinstance(node.value, tuple):
+            return self.d.json_equal(self.expr(ref, raw=True), self.param(list(node.value)))
+        if isinstance(node, Compare) and node.value is None:
+            whole = self.expr(ref, raw=True)
+            return f"({whole} IS NULL OR {self.some(ref, lambda e: f'{e} IS NULL')})"
+        if isinstance(node, Compare):
+            op, v = _SQL_OPS[node.op], node.value
+            return self.some(ref, lambda e: f"{e} {op} {self.value(ref, v)}")
+        if isinstance(node, In):
+            parts = []
+            if None in node.values:
+                parts.append(self.array(ref, Compare(ref, "eq", None)))
+            values = [v for v in node.values if v is not None]
+            if values:
+                parts.append(
+                    self.some(
+                        ref,
+                        lambda e: f"{e} IN (" + ", ".join(self.value(ref, v) for v in values) + ")",
+                    )
+                )
+            return "(" + " OR ".join(parts) + ")" if parts else self.d.false
+        if isinstance(node, Regex):
+            pattern = inline(node.pattern, node.options)
+            return self.some(ref, lambda e: self.d.regex(e, self.param(pattern)))
+        if isinstance(node, All):
+            if not node.values:
+                return self.d.false
+            return (
+                "("
+                + " AND ".join(self.array(ref, Compare(ref, "eq", v)) for v in node.values)
+                + ")"
+            )
+        if isinstance(node, ElemMatch):
+            return self.some(ref, None, node.where)
+        raise UnsupportedQueryError(f"field {ref.name!r}: {type(node).__name__} on an array")
+
+    def some(
+        self, ref: FieldRef, cond: Callable[[str], str] | None, where: Node | None = None
+    ) -> str:
+        """``EXISTS`` an element of the array at ``ref`` satisfying ``cond`` (or ``where``)."""
+        self._aliases += 1
+        alias = f"_e{self._aliases}"
+        source, element = self.d.elements(self.expr(ref, raw=True), alias)
+        if cond is not None:
+            value = self.d.numeric(element) if ref.kind == "decimal" else element
+            test = cond(value)
+        else:
+            self._elements.append(element)
+            try:
+                test = self.where(where if where is not None else MatchAll())
+            finally:
+                self._elements.pop()
+        return f"EXISTS (SELECT 1 FROM {source} WHERE {test})"
+
+    def order_by(self, keys: Sequence[SortKey]) -> str:
+        parts = []
+        for k in keys:
+            if k.field.kind in ("any", "object") or k.field.array:
+                raise UnsupportedQueryError(f"sort {k.field.name!r}: untyped values in SQL")
+            parts.append(f"{self.expr(k.field)} {'ASC' if k.direction == 1 else 'DESC'}")
+        return " ORDER BY " + ", ".join(parts) if parts else ""
+
+
+def _null_test(node: Node) -> bool:
+    return isinstance(node, Exists) or (
+        isinstance(node, Compare) and node.op in ("eq", "ne") and node.value is None
+    )
+
+
+# -- statements ------------------------------------------------------------------------------
+def select(d: Dialect, table: str, query: Query) -> Statement:
+    c = SQLCompiler(d)
+    sql = f"SELECT * FROM {table} WHERE {c.where(query.where)}{c.order_by(query.sort)}"
+    limit = c.param(query.limit) if query.limit is not None else None
+    offset = c.param(query.skip) if query.skip else None
+    paging = d.limit_offset(limit, offset)
+    return (f"{sql} {paging}" if paging else sql), c.params
+
+
+def count(d: Dialect, table: str, where: Node) -> Statement:
+    c = SQLCompiler(d)
+    return f"SELECT COUNT(*) FROM {table} WHERE {c.where(where)}", c.params
+
+
+def delete(d: Dialect, table: str, where: Node) -> Statement:
+    c = SQLCompiler(d)
+    return f"DELETE FROM {table} WHERE {c.where(where)}", c.params
+
+
+def update(d: Dialect, table: str, changes: Mapping[str, Any], where: Node) -> Statement:
+    c = SQLCompiler(d)
+    sets = ", ".join(f"{d.quote(k)} = {c.param(v)}" for k, v in changes.items())
+    return f"UPDATE {table} SET {sets} WHERE {c.where(where)}", c.params
+
+
+def insert(d: Dialect, table: str, row: Mapping[str, Any], returning: bool = True) -> Statement:
+    c = SQLCompiler(d)
+    tail = " RETURNING *" if returning else ""
+    if not row:
+        return f"INSERT INTO {table} DEFAULT VALUES{tail}", c.params
+    cols = ", ".join(d.quote(k) for k in row)
+    values = ", ".join(c.param(v) for v in row.values())
+    return f"INSERT INTO {table} ({cols}) VALUES ({values}){tail}", c.params
+
+
+def distinct(d: Dialect, table: str, ref: FieldRef, where: Node) -> Statement:
+    """Distinct values of ``ref`` (array items flattened), ordered, NULL included."""
+    c = SQLCompiler(d)
+    if ref.kind in ("any", "object"):
+        raise UnsupportedQueryError(f"distinct {ref.name!r}: untyped values in SQL")
+    if not ref.array:
+        e = c.expr(ref)
+        return f"SELECT DISTINCT {e} FROM {table} WHERE {c.where(where)} ORDER BY 1", c.params
+    inner = f"SELECT {c.expr(ref, raw=True)} AS _c FROM {table} WHERE {c.where(where)}"
+    source, element = d.elements("_s._c", "_d")
+    value = d.numeric(element) if ref.kind == "decimal" else element
+    return f"SELECT DISTINCT {value} FROM ({inner}) AS _s, {source} ORDER BY 1", c.params
+
+
+__all__ = ["SQLCompiler", "Statement", "count", "delete", "distinct", "insert", "select", "update"]
