@@ -75,7 +75,9 @@ def init(force: bool) -> None:
 @click.option("--url", help="Inspect a source not in the config (URL or file path).")
 @click.option("--name", help="Snapshot name for --url (default: derived from the path).")
 @click.pass_context
-def inspect(ctx: click.Context, sources: tuple[str, ...], url: str | None, name: str | None) -> None:
+def inspect(
+    ctx: click.Context, sources: tuple[str, ...], url: str | None, name: str | None
+) -> None:
     """Live sources → schemas/<source>.json."""
     project = _project(ctx)
     results: dict[str, Snapshot] = {}
@@ -119,7 +121,9 @@ def _rel(path: Path, project: Project) -> str:
 
 
 @main.command()
-@click.option("--check", "check_only", is_flag=True, help="Exit 1 on any difference; write nothing.")
+@click.option(
+    "--check", "check_only", is_flag=True, help="Exit 1 on any difference; write nothing."
+)
 @click.pass_context
 def generate(ctx: click.Context, check_only: bool) -> None:
     """schemas/*.json → generated/ (only changed files are written)."""

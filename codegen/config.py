@@ -1,4 +1,4 @@
-"""The ``[tool.xrepo]`` table (pyproject.toml) or ``xrepo.toml``: found by walking up, validated once."""
+"""The ``[tool.xrepo]`` table (or ``xrepo.toml``): found by walking up, validated once."""
 
 from __future__ import annotations
 

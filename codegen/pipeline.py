@@ -41,14 +41,14 @@ def load_snapshots(project: Project) -> list[LoadedSnapshot]:
 
 def missing_snapshots(project: Project) -> list[str]:
     """Configured sources that have no snapshot yet."""
-    return [
-        s.name for s in project.config.sources if not snapshot_path(project, s.name).is_file()
-    ]
+    return [s.name for s in project.config.sources if not snapshot_path(project, s.name).is_file()]
 
 
 def generate_options(project: Project) -> GenerateOptions:
     g = project.config.generate
     return GenerateOptions(
+        # Per-collection chunks cached by content: an incremental run re-renders what changed.
+        cache_dir=project.root / ".xrepo-cache",
         soft_delete_field=g.soft_delete_field,
         created_field=g.created_field,
         updated_field=g.updated_field,

@@ -19,7 +19,9 @@ def render_tree_diff(tree: TreeDiff, out_dir: str) -> str:
     for path in sorted(tree.missing):
         lines.append(f"missing: {out_dir}/{path} (run `xrepo generate`)")
     for path in sorted(tree.stale):
-        lines.append(f"stale:   {out_dir}/{path} (no snapshot produces it; `xrepo generate` removes it)")
+        lines.append(
+            f"stale:   {out_dir}/{path} (no snapshot produces it; `xrepo generate` removes it)"
+        )
     for path in sorted(tree.changed):
         lines.append(f"changed: {out_dir}/{path} (edited by hand or out of date)")
     for path in sorted(tree.changed):

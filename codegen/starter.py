@@ -57,7 +57,9 @@ def starter_text(folder: Path, *, prefix: str) -> tuple[str, list[str]]:
     sources = discover(folder)
     body = _HEADER
     for name, kind, rel in sources:
-        body += f'\n[[{prefix}sources]]\nname = "{name}"\nkind = "{kind}"\npath = {json.dumps(rel)}\n'
+        body += (
+            f'\n[[{prefix}sources]]\nname = "{name}"\nkind = "{kind}"\npath = {json.dumps(rel)}\n'
+        )
     if not sources:
         body += _EXAMPLE.format(prefix=prefix)
     return body, [name for name, _, _ in sources]

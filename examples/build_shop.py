@@ -50,7 +50,13 @@ CREATE VIEW order_totals AS
 CUSTOMERS = [
     ("ada@example.com", "Ada Lovelace", "pro", "https://ada.example.com", "2024-01-05 09:30:00"),
     ("alan@example.com", "Alan Turing", "enterprise", None, "2024-02-11 14:00:00"),
-    ("grace@example.com", "Grace Hopper", "free", "https://grace.example.org", "2024-03-02 08:15:00"),
+    (
+        "grace@example.com",
+        "Grace Hopper",
+        "free",
+        "https://grace.example.org",
+        "2024-03-02 08:15:00",
+    ),
     ("edsger@example.com", "Edsger Dijkstra", "free", None, "2024-03-20 17:45:00"),
     ("barbara@example.com", "Barbara Liskov", "pro", None, "2024-04-01 12:00:00"),
 ]

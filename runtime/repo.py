@@ -21,7 +21,7 @@ from .errors import ConfigurationError
 from .model import XObjPrototype
 from .query.ast import Node, Query
 from .query.parse import build_query, parse_filter
-from .repo_plan import RepoPlan, build_plan, now, plain_row, source_changes, source_row
+from .repo_plan import RepoPlan, build_plan, plain_row, source_changes, source_row, stamp_for
 from .schema import CollectionSpec, FileFormat
 
 M = TypeVar("M", bound=XObjPrototype)
@@ -105,11 +105,10 @@ class XRepo(Generic[M, C, U, F, K]):
 
     def _stamped(self, row: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         plan = self.plan()
-        stamp = now()
         names = [plan.updated] + ([plan.created] if creating else [])
         for name in names:
             if name is not None:
-                row.setdefault(plan.table.source_name(name), stamp)
+                row.setdefault(plan.table.source_name(name), stamp_for(self.model, name))
         return row
 
     def _create_row(self, data: C | Mapping[str, Any] | BaseModel) -> dict[str, Any]:
@@ -165,7 +164,7 @@ class XRepo(Generic[M, C, U, F, K]):
     async def _remove(self, where: Node, hard: bool) -> int:
         plan = self.plan()
         if plan.soft is not None and not hard:
-            marker = {plan.soft.column: now()}
+            marker = {plan.soft.column: stamp_for(self.model, plan.soft.name)}
             return await self.backend.update(plan.collection, plan.alive(where), marker)
         return await self.backend.delete(plan.collection, where)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .backends.base import Collection
 from .errors import ConfigurationError, QueryError
@@ -52,6 +52,20 @@ class RepoPlan:
 
 def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def stamp_for(model: type[BaseModel], field: str) -> datetime.datetime:
+    """The current time as the field accepts it: aware UTC, or naive UTC for naive columns
+    (``TIMESTAMP`` without time zone, SQLite ``DATETIME``) that reject an offset."""
+    aware = now()
+    info = model.model_fields.get(field)
+    if info is None:
+        return aware
+    try:
+        TypeAdapter(info.annotation).validate_python(aware)
+    except ValidationError:
+        return aware.replace(tzinfo=None)
+    return aware
 
 
 def build_plan(model: type[BaseModel], create_model: type[BaseModel] | None, meta: Any) -> RepoPlan:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 FORMAT_VERSION = 1
 
 
-class LogicalType(str, Enum):
+class LogicalType(StrEnum):
     """The closed vocabulary of field types (DESIGN §1)."""
 
     STR = "str"
@@ -222,7 +222,9 @@ def snapshot_to_dict(snapshot: Snapshot) -> dict[str, Any]:
 
 def dumps_snapshot(snapshot: Snapshot) -> str:
     """The one deterministic serialisation: sorted keys, 2-space indent, trailing newline."""
-    return json.dumps(snapshot_to_dict(snapshot), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(snapshot_to_dict(snapshot), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
 
 
 def content_hash(text: str) -> str:

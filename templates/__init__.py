@@ -1,1 +1,1 @@
-"""Jinja2 templates for generated modules (loops and prints only; decisions live in codegen.plan)."""
+"""Jinja2 templates for generated modules: loops and prints only (decisions live in plan)."""

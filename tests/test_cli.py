@@ -115,7 +115,9 @@ def test_inspect_url_detects_kind(project: Path) -> None:
     assert snap["source"]["kind"] == "csv"
     r = run(project, "inspect", "--url", "sqlite:///shop.db", "--name", "shop2")
     assert r.exit_code == 0, r.output
-    assert json.loads((project / "schemas" / "shop2.json").read_text())["source"]["kind"] == "sqlite"
+    assert (
+        json.loads((project / "schemas" / "shop2.json").read_text())["source"]["kind"] == "sqlite"
+    )
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,9 @@ def test_identical_snapshots_have_no_changes() -> None:
 
 def test_field_added_optional_is_additive_required_is_breaking() -> None:
     base = snap()
-    assert kinds(base, snap(FieldSpec(name="bio", type=STR))) == [("bio", "additive", "field_added")]
+    assert kinds(base, snap(FieldSpec(name="bio", type=STR))) == [
+        ("bio", "additive", "field_added")
+    ]
     required = snap(FieldSpec(name="bio", type=STR, nullable=False, required=True))
     assert kinds(base, required) == [("bio", "breaking", "field_added")]
 
@@ -62,7 +64,9 @@ def test_type_widening_is_additive_narrowing_breaking() -> None:
 
 def test_enum_values_added_and_removed() -> None:
     def e(*values: str) -> Snapshot:
-        return snap(FieldSpec(name="tier", type=TypeSpec(kind=LogicalType.ENUM, enum_values=values)))
+        return snap(
+            FieldSpec(name="tier", type=TypeSpec(kind=LogicalType.ENUM, enum_values=values))
+        )
 
     assert kinds(e("a", "b"), e("a", "b", "c")) == [("tier", "additive", "type")]
     assert kinds(e("a", "b"), e("a")) == [("tier", "breaking", "type")]
@@ -89,15 +93,21 @@ def test_primary_key_change_is_breaking_index_change_cosmetic() -> None:
     assert (None, "breaking", "primary_key") in kinds(
         base, snap(FieldSpec(name="email", type=STR), pk=("email",))
     )
-    indexed = snap(FieldSpec(name="email", type=STR), indexes=(IndexSpec(name="i", fields=("email",)),))
+    indexed = snap(
+        FieldSpec(name="email", type=STR), indexes=(IndexSpec(name="i", fields=("email",)),)
+    )
     assert kinds(base, indexed) == [(None, "cosmetic", "indexes")]
 
 
 def test_collection_added_and_removed() -> None:
     empty = Snapshot(source=SourceInfo(name="app", kind="sqlite"), collections=())
     full = snap()
-    assert [(c.collection, c.severity) for c in diff_snapshots(empty, full)] == [("users", "additive")]
-    assert [(c.collection, c.severity) for c in diff_snapshots(full, empty)] == [("users", "breaking")]
+    assert [(c.collection, c.severity) for c in diff_snapshots(empty, full)] == [
+        ("users", "additive")
+    ]
+    assert [(c.collection, c.severity) for c in diff_snapshots(full, empty)] == [
+        ("users", "breaking")
+    ]
 
 
 def test_nested_object_fields_are_compared() -> None:

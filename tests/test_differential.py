@@ -11,6 +11,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import Field
+
 from xrepo.runtime import ConnectedRepo, MemoryBackend, RepoMetadata, SQLiteBackend, XObjPrototype
 
 

@@ -13,6 +13,7 @@ import pytest
 from bson import json_util
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from xrepo.codegen.inspect.infer import DistinctCounter, FieldAccumulator, kind_of
 from xrepo.codegen.inspect.memory import inspect_records
 from xrepo.codegen.inspect.semantic import cardinality_class, detect_semantic

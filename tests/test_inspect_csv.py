@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from xrepo.codegen.inspect import csvfile
 from xrepo.codegen.inspect.base import InspectError
 from xrepo.codegen.inspect.csvfile import inspect_csv

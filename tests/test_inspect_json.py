@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from xrepo.codegen.inspect.base import InspectError
 from xrepo.codegen.inspect.jsonfile import inspect_json
 from xrepo.codegen.inspect.memory import inspect_records

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from xrepo.codegen.inspect.base import InspectError
 from xrepo.codegen.inspect.jsonschema import inspect_jsonschema
 from xrepo.runtime.schema import (

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+
 from xrepo.codegen.inspect.base import InspectError
 from xrepo.codegen.inspect.sqlite import inspect_sqlite, sqlite_path
 from xrepo.codegen.inspect.sqlite_sql import (

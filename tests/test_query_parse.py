@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pydantic import Field
+
 from xrepo.runtime import QueryError, XObjPrototype
 from xrepo.runtime.query import (
     And,

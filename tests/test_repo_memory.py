@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import pytest
 from pydantic import Field
+
 from xrepo.runtime import (
     ConnectedRepo,
     ConstraintError,

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import Field
+
 from xrepo.runtime import (
     ConnectedRepo,
     MissingDriverError,

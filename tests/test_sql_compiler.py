@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from pydantic import Field
+
 from xrepo.runtime import UnsupportedQueryError, XObjPrototype
 from xrepo.runtime.query import build_query, parse_filter
 from xrepo.runtime.sql import Dialect, SQLiteDialect, count, select, update
