@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,15 @@ from xrepo.codegen.inspect.infer import FieldAccumulator
 from xrepo.runtime.files import FileSourceError, read_rows
 from xrepo.runtime.schema import CollectionSpec, LogicalType, dumps_snapshot
 
-DATA = Path("/work/shared/datasets/csv")
+# ../shared/datasets beside the checkout (XREPO_DATASETS overrides)
+DATA = (
+    Path(
+        os.environ.get(
+            "XREPO_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"
+        )
+    )
+    / "csv"
+)
 
 
 def spec_of(path: Path, **kw: object) -> CollectionSpec:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +18,15 @@ from xrepo.codegen.inspect.memory import inspect_records
 from xrepo.runtime.files import read_rows
 from xrepo.runtime.schema import CollectionSpec, LogicalType, TypeSpec, dumps_snapshot
 
-DATA = Path("/work/shared/datasets/mongo")
+# ../shared/datasets beside the checkout (XREPO_DATASETS overrides)
+DATA = (
+    Path(
+        os.environ.get(
+            "XREPO_DATASETS", Path(__file__).resolve().parents[2] / "shared" / "datasets"
+        )
+    )
+    / "mongo"
+)
 
 
 def spec_of(path: Path) -> CollectionSpec:
