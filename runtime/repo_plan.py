@@ -59,7 +59,7 @@ def stamp_for(model: type[BaseModel], field: str) -> datetime.datetime:
     (``TIMESTAMP`` without time zone, SQLite ``DATETIME``) that reject an offset."""
     aware = now()
     info = model.model_fields.get(field)
-    if info is None:
+    if info is None or info.annotation is None:
         return aware
     try:
         TypeAdapter(info.annotation).validate_python(aware)
