@@ -12,12 +12,12 @@ from typing import Any
 
 import click
 
+from xrepo.runtime.introspect.base import InspectError
 from xrepo.runtime.schema import Snapshot, SnapshotError, load_snapshot, snapshot_json_schema
 
 from . import pipeline
 from .config import ConfigError, Project, SourceConfig, detect_kind, load_project
 from .diff import diff_snapshots, fails
-from .inspect.base import InspectError
 from .inspecting import inspect_source, run_inspector
 from .progress import TerminalProgress
 from .render import diff_tree, write_tree

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from pathlib import Path, PurePath
 
+from xrepo.runtime.introspect.base import InspectError, Progress
 from xrepo.runtime.schema import Snapshot, SourceKind
 
 from .config import ConfigError, Project, SourceConfig, source_kind
-from .inspect.base import InspectError, Progress
 
 #: Kinds whose inspector arrives with a later release; said plainly rather than crashing.
 _NOT_YET = {
     "postgres": "PostgreSQL inspection",
     "mongo": "MongoDB inspection",
     "redis": "Redis inspection",
-    "memory": "in-memory sources are inspected from code (xrepo.codegen.inspect.memory)",
+    "memory": "in-memory sources are inspected from code (xrepo.runtime.introspect.memory)",
 }
 
 
@@ -35,7 +35,7 @@ def run_inspector(
     progress: Progress | None = None,
 ) -> Snapshot:
     if kind == "sqlite":
-        from .inspect.sqlite import inspect_sqlite
+        from xrepo.runtime.introspect.sqlite import inspect_sqlite
 
         return inspect_sqlite(
             location,
@@ -46,7 +46,7 @@ def run_inspector(
             progress=progress,
         )
     if kind == "csv":
-        from .inspect.csvfile import DEFAULT_NULL_TOKENS, inspect_csv
+        from xrepo.runtime.introspect.csvfile import DEFAULT_NULL_TOKENS, inspect_csv
 
         tokens = source.null_tokens if source.null_tokens is not None else DEFAULT_NULL_TOKENS
         return inspect_csv(
@@ -57,7 +57,7 @@ def run_inspector(
             progress=progress,
         )
     if kind == "json":
-        from .inspect.jsonfile import inspect_json
+        from xrepo.runtime.introspect.jsonfile import inspect_json
 
         return inspect_json(
             _file(location), name=source.name, sample_docs=source.sample_rows, progress=progress

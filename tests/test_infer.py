@@ -14,9 +14,6 @@ from bson import json_util
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from xrepo.codegen.inspect.infer import DistinctCounter, FieldAccumulator, kind_of
-from xrepo.codegen.inspect.memory import inspect_records
-from xrepo.codegen.inspect.semantic import cardinality_class, detect_semantic
 from xrepo.runtime.files import (
     ObjectIdText,
     decode_extjson,
@@ -24,6 +21,9 @@ from xrepo.runtime.files import (
     iter_json_array,
     parse_text,
 )
+from xrepo.runtime.introspect.infer import DistinctCounter, FieldAccumulator, kind_of
+from xrepo.runtime.introspect.memory import inspect_records
+from xrepo.runtime.introspect.semantic import cardinality_class, detect_semantic
 from xrepo.runtime.schema import LogicalType, dumps_snapshot
 
 

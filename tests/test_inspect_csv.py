@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from xrepo.codegen.inspect import csvfile
-from xrepo.codegen.inspect.base import InspectError
-from xrepo.codegen.inspect.csvfile import inspect_csv
-from xrepo.codegen.inspect.infer import FieldAccumulator
 from xrepo.runtime.files import FileSourceError, read_rows
+from xrepo.runtime.introspect import csvfile
+from xrepo.runtime.introspect.base import InspectError
+from xrepo.runtime.introspect.csvfile import inspect_csv
+from xrepo.runtime.introspect.infer import FieldAccumulator
 from xrepo.runtime.schema import CollectionSpec, LogicalType, dumps_snapshot
 
 # ../shared/datasets beside the checkout (XREPO_DATASETS overrides)

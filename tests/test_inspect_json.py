@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from xrepo.codegen.inspect.base import InspectError
-from xrepo.codegen.inspect.jsonfile import inspect_json
-from xrepo.codegen.inspect.memory import inspect_records
 from xrepo.runtime.files import read_rows
+from xrepo.runtime.introspect.base import InspectError
+from xrepo.runtime.introspect.jsonfile import inspect_json
+from xrepo.runtime.introspect.memory import inspect_records
 from xrepo.runtime.schema import CollectionSpec, LogicalType, TypeSpec, dumps_snapshot
 
 # ../shared/datasets beside the checkout (XREPO_DATASETS overrides)

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from xrepo.codegen.inspect.base import InspectError
 from xrepo.codegen.inspect.jsonschema import inspect_jsonschema
+from xrepo.runtime.introspect.base import InspectError
 from xrepo.runtime.schema import (
     CollectionSpec,
     FieldSpec,

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from xrepo.codegen.inspect.base import InspectError
-from xrepo.codegen.inspect.sqlite import inspect_sqlite, sqlite_path
-from xrepo.codegen.inspect.sqlite_sql import (
+from xrepo.runtime.introspect.base import InspectError
+from xrepo.runtime.introspect.sqlite import inspect_sqlite, sqlite_path
+from xrepo.runtime.introspect.sqlite_sql import (
     parse_create_index,
     parse_create_table,
     parse_in_list,
     quote_ident,
     tokenize,
 )
-from xrepo.codegen.inspect.sqlite_types import map_declared_type
+from xrepo.runtime.introspect.sqlite_types import map_declared_type
 from xrepo.runtime.schema import (
     CheckSpec,
     CollectionSpec,

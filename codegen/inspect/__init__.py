@@ -1,1 +1,2 @@
-"""Inspectors: one module per source kind, each returning a ``Snapshot``."""
+"""Inspectors that need the compiler's dependencies (JSON Schema through datamodel-code-generator);
+the standard-library inspectors live in ``xrepo.runtime.introspect``."""

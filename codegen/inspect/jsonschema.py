@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from xrepo.codegen.inspect.base import InspectError
+from xrepo.runtime.introspect.base import InspectError
 from xrepo.runtime.schema import (
     CollectionSpec,
     FieldSpec,

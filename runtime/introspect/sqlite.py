@@ -35,16 +35,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from xrepo.codegen.inspect.base import InspectError, Progress
-from xrepo.codegen.inspect.infer import FieldAccumulator
-from xrepo.codegen.inspect.sqlite_sql import (
+from xrepo.runtime.introspect.base import InspectError, Progress
+from xrepo.runtime.introspect.infer import FieldAccumulator
+from xrepo.runtime.introspect.sqlite_sql import (
     ParsedTable,
     parse_create_index,
     parse_create_table,
     parse_in_list,
     quote_ident,
 )
-from xrepo.codegen.inspect.sqlite_types import map_declared_type
+from xrepo.runtime.introspect.sqlite_types import map_declared_type
 from xrepo.runtime.schema import (
     CheckSpec,
     CollectionKind,
