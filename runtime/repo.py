@@ -194,9 +194,29 @@ class XRepo(Generic[M, C, U, F, K]):
         query = self._query(filters, skip, limit, sort)
 
         async def run() -> builtins.list[M]:
-            return [self._out(r) for r in await self.backend.select(self.plan().collection, query)]
+            rows = await self.backend.select(self.plan().collection, query)
+            # The bound validator skips model_validate's per-call wrapper (a million rows).
+            validate = self.model.__pydantic_validator__.validate_python
+            return [validate(r) for r in rows]
 
         return await self._call("list", user_id, run)
+
+    async def list_rows(
+        self,
+        filters: F | None = None,
+        *,
+        skip: int = 0,
+        limit: int | None = None,
+        sort: Sequence[tuple[K, SortOrder]] | None = None,
+        user_id: str | None = None,
+    ) -> builtins.list[Row]:
+        """:meth:`list` without building models: the rows as the backend holds them, keyed
+        by SOURCE names (aliases).  From the memory backend they are the stored rows,
+        read-only (copy with ``dict(row)`` to change one); SQL backends return fresh dicts."""
+        query = self._query(filters, skip, limit, sort)
+        return await self._call(
+            "list_rows", user_id, lambda: self.backend.select(self.plan().collection, query)
+        )
 
     async def count(self, filters: F | None = None, *, user_id: str | None = None) -> int:
         where = self._where(filters)
@@ -263,7 +283,27 @@ class XRepo(Generic[M, C, U, F, K]):
     async def aggregate(
         self, pipeline: Sequence[Mapping[str, Any]], *, user_id: str | None = None
     ) -> builtins.list[dict[str, Any]]:
-        raise NotImplementedError(f"aggregate {_ISSUE3}")
+        """Run a MongoDB-style pipeline (Python field names; see :mod:`xrepo.runtime.aggregate`).
+
+        Validated and compiled once per call; the backend runs it (SQLite pushes the longest
+        SQL-expressible prefix down, :meth:`explain_aggregate` says which stages).
+        """
+        from .aggregate import compile_pipeline
+
+        plan = self.plan()
+        compiled = compile_pipeline(plan.table, pipeline, plan.alive)
+        return await self._call(
+            "aggregate", user_id, lambda: self.backend.aggregate(plan.collection, compiled)
+        )
+
+    def explain_aggregate(self, pipeline: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Which stages of ``pipeline`` run in the backend (SQL) and which in memory."""
+        from .aggregate import compile_pipeline
+        from .aggregate.explain import explain
+
+        plan = self.plan()
+        compiled = compile_pipeline(plan.table, pipeline, plan.alive)
+        return explain(self.backend, plan.collection, compiled)
 
     async def inspect_schema(self, *, user_id: str | None = None) -> dict[str, Any]:
         raise NotImplementedError(f"inspect_schema {_ISSUE3}")

@@ -99,6 +99,7 @@ def build_plan(model: type[BaseModel], create_model: type[BaseModel] | None, met
         unique=tuple(tuple(source(n) for n in u) for u in meta.unique if tuple(u) != pk),
         fields=tuple(info.ref.path[0] for info in table.by_name.values()),
         json_fields=json_fields,
+        indexes=tuple(tuple(source(n) for n in ix) for ix in meta.indexes if ix),
     )
     soft = None
     if meta.soft_delete:

@@ -241,12 +241,6 @@ async def test_bad_filters_fail_before_the_backend(backend: Any) -> None:
         await repo.read("abc")
 
 
-async def test_issue3_methods_are_declared() -> None:
-    repo = CustomerRepo(MemoryBackend())
-    with pytest.raises(NotImplementedError, match="issue 3"):
-        await repo.aggregate([{"$match": {}}])
-
-
 class CustomerView(
     MaterializedRepo[Customer, CustomerCreate, CustomerUpdate, dict[str, Any], CustomerField]
 ):

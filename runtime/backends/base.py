@@ -10,9 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from ..query.ast import FieldRef, Node, Query
+
+if TYPE_CHECKING:
+    from ..aggregate.engine import Pipeline
 
 Row = dict[str, Any]
 
@@ -33,6 +36,8 @@ class Collection:
     fields: tuple[str, ...] = ()
     #: Fields holding lists / objects / untyped values (stored as JSON text in SQL).
     json_fields: frozenset[str] = field(default_factory=frozenset)
+    #: Source names of each declared (non-unique) index; the memory backend hashes them.
+    indexes: tuple[tuple[str, ...], ...] = ()
 
 
 @runtime_checkable
@@ -67,6 +72,10 @@ class Backend(Protocol):
     async def distinct(self, coll: Collection, field: FieldRef, where: Node) -> list[Any]:
         """Distinct values of ``field`` among matching rows (array items flattened), sorted
         with null first."""
+        ...
+
+    async def aggregate(self, coll: Collection, pipeline: Pipeline) -> list[Row]:
+        """Run a compiled aggregation pipeline (pushing down what the backend can)."""
         ...
 
 

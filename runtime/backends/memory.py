@@ -1,19 +1,34 @@
-"""MemoryBackend: collections as dicts of rows, with hash indexes on the primary key and
-unique fields; equality lookups on them skip the scan, everything else is one pass of a
-predicate compiled once per query."""
+"""MemoryBackend: collections as dicts of read-only rows, with hash indexes.
+
+Layout: ``rows`` maps a row id (insertion counter) to the stored row; dict order is id order,
+which is the order every scan returns.  Rows are frozen on the way in
+(:mod:`.readonly`) so reads hand out the stored rows themselves — no copy per match — while
+callers still cannot change them; writes replace a row, never mutate it.
+
+Reads: equality and ``$in`` terms on the primary key, a unique field or a declared index are
+answered from a hash index (candidate ids, then the predicate on those only); everything else
+is one pass of a predicate generated and compiled once per query
+(:func:`~xrepo.runtime.query.predicate.compile_filter`).  Sort + limit is a heap top-k.
+"""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConstraintError
-from ..query.ast import And, Compare, FieldRef, Node, Query
-from ..query.predicate import compile_predicate
-from ..query.sort import sort_rows
+from ..query.ast import And, Compare, FieldRef, In, Node, Query
+from ..query.predicate import compile_filter
+from ..query.sort import order_rows
 from ..query.values import MISSING, getter, type_class
 from .base import BackendBase, Collection, Row
+from .readonly import ReadOnlyDict, Unfreezable, freeze_row
+
+if TYPE_CHECKING:
+    from ..aggregate.engine import Pipeline
+
+Key = tuple[Any, ...]
 
 
 class _Table:
@@ -21,36 +36,64 @@ class _Table:
         self.rows: dict[int, Row] = {}
         self.next_rowid = 0
         self.next_key = 1
+        #: Top-level keys every stored row holds (lets compiled predicates index rows).
+        self.present: frozenset[str] = frozenset(coll.fields)
+        #: Some stored value could not be frozen: reads then return deep copies.
+        self.copy_out = False
         keys = [coll.primary_key] if coll.primary_key else []
         #: unique key (source names) → {values tuple → rowid}
-        self.indexes: dict[tuple[str, ...], dict[tuple[Any, ...], int]] = {
+        self.indexes: dict[tuple[str, ...], dict[Key, int]] = {
             k: {} for k in [*keys, *coll.unique] if k
         }
+        #: declared (non-unique) index → {values tuple → {rowid, ...}}
+        self.multi: dict[tuple[str, ...], dict[Key, set[int]]] = {
+            k: {} for k in coll.indexes if k and k not in self.indexes
+        }
 
-    def _keys(self, row: Mapping[str, Any]) -> list[tuple[tuple[str, ...], tuple[Any, ...]]]:
+    def _keys(
+        self, row: Mapping[str, Any], indexes: Iterable[tuple[str, ...]]
+    ) -> list[tuple[tuple[str, ...], Key]]:
         out = []
-        for cols in self.indexes:
+        for cols in indexes:
             key = tuple(row.get(c) for c in cols)
             if None not in key:  # NULLs never collide, as in SQL
                 out.append((cols, _hashable(key)))
         return out
 
     def check(self, row: Mapping[str, Any], name: str) -> None:
-        for cols, key in self._keys(row):
+        for cols, key in self._keys(row, self.indexes):
             if key in self.indexes[cols]:
                 shown = dict(zip(cols, key, strict=True))
                 raise ConstraintError(f"{name}: duplicate key {shown!r} (unique {cols!r})")
 
     def index(self, rowid: int) -> None:
-        for cols, key in self._keys(self.rows[rowid]):
+        row = self.rows[rowid]
+        for cols, key in self._keys(row, self.indexes):
             self.indexes[cols][key] = rowid
+        for cols, key in self._keys(row, self.multi):
+            self.multi[cols].setdefault(key, set()).add(rowid)
 
     def unindex(self, rowid: int) -> None:
-        for cols, key in self._keys(self.rows[rowid]):
+        row = self.rows[rowid]
+        for cols, key in self._keys(row, self.indexes):
             self.indexes[cols].pop(key, None)
+        for cols, key in self._keys(row, self.multi):
+            ids = self.multi[cols].get(key)
+            if ids is not None:
+                ids.discard(rowid)
+                if not ids:
+                    del self.multi[cols][key]
+
+    def store(self, values: Mapping[str, Any]) -> Row:
+        """``values`` as a stored row: frozen, or (for unfreezable values) a private copy."""
+        try:
+            return freeze_row(values)
+        except Unfreezable:
+            self.copy_out = True
+            return copy.deepcopy(dict(values))
 
 
-def _hashable(key: tuple[Any, ...]) -> tuple[Any, ...]:
+def _hashable(key: Key) -> Key:
     try:
         hash(key)
     except TypeError:
@@ -59,7 +102,11 @@ def _hashable(key: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 class MemoryBackend(BackendBase):
-    """In-process storage; the first-class test double for every generated repo."""
+    """In-process storage; the first-class test double for every generated repo.
+
+    Rows returned by reads are the stored rows, read-only (:class:`ReadOnlyDict`): copy them
+    (``dict(row)``) before changing them.
+    """
 
     def __init__(self) -> None:
         self._tables: dict[tuple[str | None, str], _Table] = {}
@@ -77,41 +124,42 @@ class MemoryBackend(BackendBase):
         table = self._table(coll)
         staged: list[Row] = []
         batch = _Table(coll)
+        blank = dict.fromkeys(coll.fields)
+        auto = coll.primary_key[0] if coll.autoincrement and len(coll.primary_key) == 1 else None
         for given in rows:
-            row: Row = {f: None for f in coll.fields}
-            row.update(copy.deepcopy(dict(given)))
-            if coll.autoincrement and len(coll.primary_key) == 1:
-                pk = coll.primary_key[0]
-                if row.get(pk) is None:
-                    row[pk] = table.next_key + len(staged)
+            values = {**blank, **given}
+            if auto is not None and values.get(auto) is None:
+                values[auto] = table.next_key + len(staged)
+            row = table.store(values)
             table.check(row, coll.name)
             batch.check(row, coll.name)
             batch.rows[len(staged)] = row
             batch.index(len(staged))
             staged.append(row)
+        table.present &= frozenset(coll.fields)
         for row in staged:
             table.rows[table.next_rowid] = row
             table.index(table.next_rowid)
             table.next_rowid += 1
-            if coll.autoincrement and len(coll.primary_key) == 1:
-                value = row[coll.primary_key[0]]
+            if auto is not None:
+                value = row[auto]
                 if type(value) is int:
                     table.next_key = max(table.next_key, value + 1)
-        return [dict(r) for r in staged]
+        return self._out(table, staged)
 
     async def insert(self, coll: Collection, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
         return self.insert_now(coll, rows)
 
     async def update(self, coll: Collection, where: Node, changes: Mapping[str, Any]) -> int:
         table = self._table(coll)
-        ids = self._matching(coll, table, where)
+        ids = self._matching(table, where)
         old = {rid: table.rows[rid] for rid in ids}
         for rid in ids:
             table.unindex(rid)
         done: list[int] = []
         try:
             for rid in ids:
-                row = {**old[rid], **copy.deepcopy(dict(changes))}
+                row = table.store({**old[rid], **changes})
                 table.check(row, coll.name)
                 table.rows[rid] = row
                 table.index(rid)
@@ -127,62 +175,129 @@ class MemoryBackend(BackendBase):
 
     async def delete(self, coll: Collection, where: Node) -> int:
         table = self._table(coll)
-        ids = self._matching(coll, table, where)
+        ids = self._matching(table, where)
         for rid in ids:
             table.unindex(rid)
             del table.rows[rid]
         return len(ids)
 
     # -- reads ---------------------------------------------------------------------------
-    async def select(self, coll: Collection, query: Query) -> list[Row]:
+    def select_now(self, coll: Collection, query: Query) -> list[Row]:
+        """Synchronous :meth:`select` (benchmarks and in-process callers)."""
         table = self._table(coll)
-        rows = [table.rows[rid] for rid in self._matching(coll, table, query.where)]
+        rows = self._rows(table, query.where)
         if query.sort:
-            sort_rows(rows, query.sort)  # type: ignore[arg-type]
-        end = None if query.limit is None else query.skip + query.limit
-        return [dict(r) for r in rows[query.skip : end]]
+            end = None if query.limit is None else query.skip + query.limit
+            rows = order_rows(rows, query.sort, end)
+        if query.skip or query.limit is not None:
+            end = None if query.limit is None else query.skip + query.limit
+            rows = rows[query.skip : end]
+        return self._out(table, rows)
+
+    async def select(self, coll: Collection, query: Query) -> list[Row]:
+        return self.select_now(coll, query)
 
     async def count(self, coll: Collection, where: Node) -> int:
-        return len(self._matching(coll, self._table(coll), where))
+        return len(self._rows(self._table(coll), where))
 
     async def distinct(self, coll: Collection, field: FieldRef, where: Node) -> list[Any]:
         table = self._table(coll)
         get = getter(field.path, True)
         seen: list[Any] = []
-        for rid in self._matching(coll, table, where):
-            value = get(table.rows[rid])
+        for row in self._rows(table, where):
+            value = get(row)
             values = value if isinstance(value, list) else [value]
             for v in values:
                 v = None if v is MISSING else v
                 if not any(type_class(v) == type_class(s) and v == s for s in seen):
                     seen.append(v)
-        return sorted(seen, key=lambda v: (v is not None, v if v is not None else 0))
+        return self._out(
+            table, sorted(seen, key=lambda v: (v is not None, v if v is not None else 0))
+        )
 
-    def _matching(self, coll: Collection, table: _Table, where: Node) -> list[int]:
+    @staticmethod
+    def _out(table: _Table, rows: list[Any]) -> list[Any]:
+        return copy.deepcopy(rows) if table.copy_out else rows
+
+    def _rows(self, table: _Table, where: Node) -> list[Row]:
+        compiled = compile_filter(where, table.present)
         candidates = self._lookup(table, where)
-        pred = compile_predicate(where)
-        ids = table.rows.keys() if candidates is None else candidates
-        return [rid for rid in ids if rid in table.rows and pred(table.rows[rid])]
+        if candidates is None:
+            return compiled.scan(table.rows.values())
+        rows = table.rows
+        return compiled.scan([rows[rid] for rid in candidates if rid in rows])
+
+    def _matching(self, table: _Table, where: Node) -> list[int]:
+        compiled = compile_filter(where, table.present)
+        candidates = self._lookup(table, where)
+        if candidates is None:
+            return compiled.scan_items(table.rows.items())
+        rows = table.rows
+        return compiled.scan_items([(rid, rows[rid]) for rid in candidates if rid in rows])
 
     def _lookup(self, table: _Table, where: Node) -> list[int] | None:
-        """Row ids from a unique hash index when ``where`` pins one by equality."""
+        """Candidate row ids (ascending) from a hash index when ``where`` pins its fields by
+        equality or ``$in``; ``None`` when no index applies.  A superset is fine: the
+        predicate still runs on every candidate."""
+        if not table.indexes and not table.multi:
+            return None
         terms = where.items if isinstance(where, And) else (where,)
-        pinned: dict[str, Any] = {}
+        pinned: dict[str, tuple[Any, ...]] = {}
         for t in terms:
-            if (
-                isinstance(t, Compare)
-                and t.op == "eq"
-                and t.value is not None
-                and len(t.field.path) == 1
-                and not t.field.array
-                and t.field.kind != "any"
-            ):
-                pinned[t.field.path[0]] = t.value
-        for cols, index in table.indexes.items():
-            if all(c in pinned for c in cols):
-                rid = index.get(_hashable(tuple(pinned[c] for c in cols)))
-                return [] if rid is None else [rid]
+            if isinstance(t, Compare | In) and _indexable(t.field):
+                if isinstance(t, Compare) and t.op == "eq" and t.value is not None:
+                    pinned.setdefault(t.field.path[0], (t.value,))
+                elif isinstance(t, In) and not t.negate and None not in t.values:
+                    pinned.setdefault(t.field.path[0], t.values)
+        if not pinned:
+            return None
+        for cols, unique in table.indexes.items():
+            if all(c in pinned for c in cols) and _few(cols, pinned):
+                probes = (unique.get(_hashable(k)) for k in _combos(cols, pinned))
+                return sorted({rid for rid in probes if rid is not None})
+        for cols, multi in table.multi.items():
+            if all(c in pinned for c in cols) and _few(cols, pinned):
+                ids: set[int] = set()
+                for k in _combos(cols, pinned):
+                    ids |= multi.get(_hashable(k), set())
+                return sorted(ids)
         return None
 
+    async def aggregate(self, coll: Collection, pipeline: Pipeline) -> list[Row]:
+        """The leading ``$match`` through :meth:`select` (hash indexes apply), the rest in
+        memory; ``$lookup`` reads another collection of this backend (same namespace)."""
+        rows = await self.select(coll, Query(pipeline.where))
 
-__all__ = ["MemoryBackend"]
+        async def fetch(name: str, path: str, values: Sequence[Any]) -> tuple[list[Row], Any]:
+            if (coll.namespace, name) not in self._tables:
+                return [], _same
+            return await self.select(Collection(name, coll.namespace), Query()), _same
+
+        return await pipeline.run(rows, fetch)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _indexable(ref: FieldRef) -> bool:
+    # Arrays match by membership and untyped values by type class: neither is a hash probe.
+    return len(ref.path) == 1 and not ref.array and ref.kind not in ("any", "object")
+
+
+def _few(cols: tuple[str, ...], pinned: Mapping[str, tuple[Any, ...]]) -> bool:
+    """Few enough probes (a composite index under several large ``$in`` lists is a scan)."""
+    n = 1
+    for c in cols:
+        n *= len(pinned[c])
+    return n <= 4096
+
+
+def _combos(cols: tuple[str, ...], pinned: Mapping[str, tuple[Any, ...]]) -> list[Key]:
+    keys: list[Key] = [()]
+    for c in cols:
+        keys = [(*k, v) for k in keys for v in pinned[c]]
+    return keys
+
+
+__all__ = ["MemoryBackend", "ReadOnlyDict"]

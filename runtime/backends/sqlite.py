@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BackendError, ConstraintError, MissingDriverError, XRepoError
 from ..query.ast import FieldRef, Node, Query
@@ -21,6 +21,9 @@ from ..query.regex import sql_regexp
 from ..sql import compiler
 from ..sql.dialect import SQLiteDialect
 from .base import BackendBase, Collection, Row
+
+if TYPE_CHECKING:
+    from ..aggregate.engine import Pipeline
 
 MIN_SQLITE = (3, 35, 0)  # INSERT ... RETURNING
 
@@ -131,6 +134,44 @@ class SQLiteBackend(BackendBase):
     async def distinct(self, coll: Collection, field: FieldRef, where: Node) -> list[Any]:
         sql, params = compiler.distinct(self.dialect, self._table(coll), field, where)
         return [r[0] for r in await self.execute(sql, params)]
+
+    async def aggregate(self, coll: Collection, pipeline: Pipeline) -> list[Row]:
+        """The longest SQL-expressible prefix as one SELECT, the rest in memory (see
+        :mod:`xrepo.runtime.aggregate.sqlpush`); ``$lookup`` reads the rows of another table
+        whose ``foreignField`` is one of the local values (``IN``, in chunks), as stored."""
+        from ..aggregate.sqlpush import compile_pushdown
+
+        push = compile_pushdown(pipeline, self.dialect, self._table(coll))
+        raw = await self.execute(push.sql, push.params)
+        docs = [push.decode(r) for r in raw]
+        d = self.dialect
+
+        async def fetch(name: str, path: str, values: Sequence[Any]) -> tuple[list[Row], Any]:
+            head, _, rest = path.partition(".")
+            column = d.quote(head)
+            prefix: list[Any] = []
+            if rest:
+                column = f"json_extract({column}, ?)"
+                prefix = [d.json_path(tuple(rest.split(".")))]
+            table = d.table(name, coll.namespace)
+            scalars = [
+                d.encode_scalar(v)
+                for v in values
+                if v is not None and not isinstance(v, dict | list)
+            ]
+            found: list[Row] = []
+            queries = [
+                (f"{column} IN ({', '.join('?' * len(chunk))})", chunk)
+                for chunk in (scalars[i : i + 500] for i in range(0, len(scalars), 500))
+            ]
+            if any(v is None for v in values):
+                queries.append((f"{column} IS NULL", []))
+            for cond, args in queries:
+                sql = f"SELECT * FROM {table} WHERE {cond}"
+                found.extend(dict(r) for r in await self.execute(sql, [*prefix, *args]))
+            return found, d.encode_scalar
+
+        return await pipeline.resume(docs, push.pushed, fetch)
 
 
 def _wrap(exc: sqlite3.Error, where: str) -> XRepoError:

@@ -1,0 +1,520 @@
+"""The longest SQL-expressible prefix of a pipeline, compiled into one SELECT (SQLite).
+
+Pushed: ``$match`` (the first one against the schema, later ones against the columns computed
+so far — WHERE, or HAVING after a ``$group``), ``$project`` (inclusion, exclusion, renames of
+top-level fields), ``$group`` (``_id`` null / a field path / an object of top-level field paths,
+with ``$sum $avg $min $max $count`` on typed scalar fields), ``$sort``, ``$skip``, ``$limit``,
+``$count`` and ``$sortByCount`` on a field path.  The first stage that does not fit ends the
+prefix; the rest runs in memory (:mod:`.engine`) on the decoded result.
+
+Each stage edits the current query level (its SELECT list, WHERE, GROUP BY, HAVING, ORDER BY,
+LIMIT/OFFSET) while SQL's clause order still equals the pipeline's order, and otherwise wraps it
+as a subquery.  Parameters are numbered (``?NNN``) so that an expression's text can be reused
+in several clauses.  Results are decoded per column into the values the memory engine sees
+(dates as dates, booleans as bools, nested objects under Python names).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import functools
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+
+from ..errors import QueryError, UnsupportedQueryError
+from ..query.ast import FieldRef, Kind
+from ..query.fields import FieldInfo, FieldTable, _descend
+from ..query.parse import parse_filter
+from ..query.values import type_class
+from ..sql.compiler import SQLCompiler
+from ..sql.dialect import Dialect, SQLiteDialect
+from .engine import Pipeline
+from .expr import field_path
+from .stages import (
+    CountStage,
+    GroupStage,
+    MatchStage,
+    PageStage,
+    ProjectStage,
+    SortByCountStage,
+    SortStage,
+    Stage,
+)
+
+Decode = Callable[[Any], Any]
+_SCALAR_KINDS = frozenset(
+    {"str", "int", "float", "decimal", "bool", "date", "datetime", "time", "timedelta", "uuid"}
+)
+_NUMERIC = frozenset({"int", "float", "decimal"})
+_CLASS_OF_KIND = {
+    "int": "num", "float": "num", "decimal": "num", "str": "str", "bool": "bool",
+    "date": "date", "datetime": "datetime", "time": "time", "timedelta": "timedelta",
+    "uuid": "uuid",
+}  # fmt: skip
+
+
+class _NotPushable(Exception):
+    """This stage (or this form of it) has no SQL translation here."""
+
+
+def _same(v: Any) -> Any:
+    return v
+
+
+@dataclass(frozen=True)
+class Col:
+    """One output field of the current level."""
+
+    sql: str
+    kind: Kind
+    decode: Decode
+    array: bool = False
+    #: Schema of the field (nested paths, filters); re-rooted at this column's name.
+    info: FieldInfo | None = None
+    #: Object-valued ``_id`` of a ``$group``: its parts, each a column of its own.
+    parts: dict[str, Col] | None = None
+    #: Selected only to keep a subquery's order (not part of the documents).
+    hidden: bool = False
+
+    @property
+    def sortable(self) -> bool:
+        return self.parts is None and not self.array and self.kind in _SCALAR_KINDS
+
+
+@dataclass
+class _Level:
+    source: str
+    cols: dict[str, Col]
+    where: list[str] = field(default_factory=list)
+    grouped: bool = False
+    group_by: list[str] = field(default_factory=list)
+    having: list[str] = field(default_factory=list)
+    #: (SQL, direction, column name) of each ORDER BY key.
+    order: list[tuple[str, int, str]] = field(default_factory=list)
+    limit: int | None = None
+    offset: int = 0
+
+    @property
+    def paged(self) -> bool:
+        return self.limit is not None or self.offset > 0
+
+
+class _NumberedSQLite(SQLiteDialect):
+    def placeholder(self, index: int) -> str:
+        return f"?{index}"
+
+
+class _Compiler(SQLCompiler):
+    """The filter compiler with column names resolved to the current level's expressions."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect)
+        self.columns: dict[str, str] = {}
+
+    def _base(self, ref: FieldRef) -> tuple[str, tuple[str, ...]] | None:
+        if self._elements or not ref.path or ref.path[0] not in self.columns:
+            return None
+        return self.columns[ref.path[0]], ref.path[1:]
+
+    def expr(self, ref: FieldRef, *, raw: bool = False) -> str:
+        found = self._base(ref)
+        if found is None:
+            return super().expr(ref, raw=raw)
+        if ref.through_array:
+            raise UnsupportedQueryError(f"field {ref.name!r}: path through an array")
+        base, path = found
+        sql = self.d.json_extract(base, self.param(self.d.json_path(path))) if path else base
+        return self.d.numeric(sql) if ref.kind == "decimal" and not raw else sql
+
+    def exists(self, ref: FieldRef, present: bool) -> str:
+        found = self._base(ref)
+        if found is None:
+            return super().exists(ref, present)
+        base, path = found
+        if not path:
+            return self.d.true if present else self.d.false
+        sql = self.d.json_present(base, self.param(self.d.json_path(path)))
+        return sql if present else f"NOT {sql}"
+
+
+class _Exact(FieldInfo):
+    """Filter values must already have the column's type (later stages do not coerce)."""
+
+    __slots__ = ()
+
+    def coerce(self, value: Any) -> Any:
+        if value is None:
+            return None
+        want = _CLASS_OF_KIND.get(self.ref.kind)
+        if want is None or type_class(value) != want:
+            raise QueryError(f"{self.ref.name!r}: {value!r} needs a {self.ref.kind}")
+        return value
+
+
+class _ShapeTable(FieldTable):
+    def __init__(self, cols: Mapping[str, Col]) -> None:
+        self.model = BaseModel
+        self.by_name = {}
+        self.by_source = {}
+        self.cols = cols
+
+    def resolve(self, dotted: str) -> FieldInfo:
+        head, _, rest = dotted.partition(".")
+        col = self.cols.get(head)
+        if col is None or col.hidden:
+            raise QueryError(f"unknown column {head!r}")
+        if col.parts is not None:
+            part = col.parts.get(rest)
+            if part is None:
+                raise QueryError(f"{dotted!r} is not a part of {head!r}")
+            return _Exact(FieldRef((dotted,), dotted, part.kind), object)
+        if col.info is not None:
+            base = _rooted(col.info, head)
+            info = _descend(base, rest, dotted) if rest else base
+            return _Exact(info.ref, info.py_type, info.children, info.enum_type)
+        if rest:
+            raise QueryError(f"{head!r} has no nested fields in SQL")
+        return _Exact(FieldRef((head,), dotted, col.kind, col.array), object)
+
+
+def _rooted(info: FieldInfo, name: str) -> FieldInfo:
+    """``info`` as the column ``name`` of the current level (renames move fields)."""
+    ref = replace(info.ref, path=(name,), name=name)
+    return FieldInfo(ref, info.py_type, info.children, info.enum_type)
+
+
+@functools.cache
+def _field_decoder(model: type[BaseModel], name: str, is_json: bool) -> Decode:
+    from ..query.fields import plain
+
+    annotation: Any = model.model_fields[name].annotation
+    adapter: TypeAdapter[Any] = TypeAdapter(annotation)
+
+    def decode(value: Any) -> Any:
+        if value is None:
+            return None
+        if is_json and isinstance(value, str):
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        return plain(adapter.dump_python(adapter.validate_python(value)))
+
+    return decode
+
+
+def _to_decimal(v: Any) -> Any:
+    return None if v is None else decimal.Decimal(str(v))
+
+
+def _base_level(pipe: Pipeline, table_sql: str, d: Dialect) -> _Level:
+    cols: dict[str, Col] = {}
+    t: FieldTable = pipe.table
+    for name, info in t.by_name.items():
+        ref = info.ref
+        is_json = ref.array or ref.kind in ("object", "any")
+        rooted = FieldInfo(replace(ref, path=(name,)), info.py_type, info.children, info.enum_type)
+        cols[name] = Col(
+            d.quote(ref.path[0]), ref.kind, _field_decoder(t.model, name, is_json), ref.array,
+            rooted,
+        )  # fmt: skip
+    return _Level(table_sql, cols)
+
+
+@dataclass(frozen=True)
+class Pushdown:
+    sql: str
+    params: list[Any]
+    #: Index of the first stage left for memory.
+    pushed: int
+    cols: dict[str, Col]
+
+    def decode(self, row: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, col in self.cols.items():
+            if col.hidden:
+                continue
+            if col.parts is not None:
+                out[name] = {p: c.decode(row[f"{name}.{p}"]) for p, c in col.parts.items()}
+            else:
+                out[name] = col.decode(row[name])
+        return out
+
+
+class _Builder:
+    def __init__(self, pipe: Pipeline, dialect: Dialect, table_sql: str) -> None:
+        d = _NumberedSQLite() if isinstance(dialect, SQLiteDialect) else dialect
+        self.d = d
+        self.c = _Compiler(d)
+        self.level = _base_level(pipe, table_sql, d)
+        self.level.where.append(self.c.where(pipe.where))
+        self.wraps = 0
+
+    # -- rendering -----------------------------------------------------------------------------
+    def render(self, level: _Level) -> str:
+        q = self.d.quote
+        items: list[str] = []
+        for name, col in level.cols.items():
+            if col.parts is not None:
+                items.extend(f"{c.sql} AS {q(name + '.' + p)}" for p, c in col.parts.items())
+            else:
+                items.append(f"{col.sql} AS {q(name)}")
+        sql = f"SELECT {', '.join(items) or 'NULL'} FROM {level.source}"
+        where = [w for w in level.where if w != self.d.true]
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        if level.group_by:
+            sql += " GROUP BY " + ", ".join(level.group_by)
+        if level.having:
+            sql += " HAVING " + " AND ".join(level.having)
+        if level.order:
+            sql += " ORDER BY " + ", ".join(
+                f"{s} {'ASC' if d == 1 else 'DESC'}" for s, d, _ in level.order
+            )
+        limit = self.c.param(level.limit) if level.limit is not None else None
+        offset = self.c.param(level.offset) if level.offset else None
+        paging = self.d.limit_offset(limit, offset)
+        return f"{sql} {paging}" if paging else sql
+
+    def wrap(self, keep_order: bool) -> None:
+        old = self.level
+        self.wraps += 1
+        alias = f"_s{self.wraps}"
+        q = self.d.quote
+
+        def moved(name: str, col: Col) -> Col:
+            if col.parts is not None:
+                parts = {
+                    p: replace(c, sql=f"{alias}.{q(name + '.' + p)}") for p, c in col.parts.items()
+                }
+                return replace(col, sql="", parts=parts)
+            return replace(col, sql=f"{alias}.{q(name)}")
+
+        cols = {n: moved(n, c) for n, c in old.cols.items()}
+        order = []
+        if keep_order:
+            by_sql = {c.sql: n for n, c in old.cols.items() if c.parts is None}
+            for sql, direction, _ in old.order:
+                name = by_sql.get(sql)
+                if name is None:  # projected away: carried along as a hidden column
+                    name = by_sql[sql] = f"_o{len(old.cols)}"
+                    old.cols[name] = Col(sql, "any", _same, hidden=True)
+                    cols[name] = replace(old.cols[name], sql=f"{alias}.{q(name)}")
+                order.append((cols[name].sql, direction, name))
+        self.level = _Level(f"({self.render(old)}) AS {alias}", cols, order=order)
+
+    def sql_of(self, path: str) -> tuple[str, Col]:
+        """SQL and column description of ``path`` at the current level (typed values only)."""
+        head, _, rest = path.partition(".")
+        col = self.level.cols.get(head)
+        if col is None or col.hidden:
+            raise _NotPushable(f"unknown field {head!r}")
+        if col.parts is not None:
+            part = col.parts.get(rest)
+            if part is None:
+                raise _NotPushable(f"{path!r}")
+            return part.sql, part
+        if not rest:
+            return col.sql, col
+        if col.info is None:
+            raise _NotPushable(f"{path!r}: nested path of a computed field")
+        info = _descend(_rooted(col.info, head), rest, path)
+        self.c.columns = {n: c.sql for n, c in self.level.cols.items()}
+        sql = self.c.expr(info.ref)
+        model = info.py_type
+        decode: Decode = _same
+        if info.ref.kind in _SCALAR_KINDS and isinstance(model, type):
+            optional: Any = model | None
+            adapter: TypeAdapter[Any] = TypeAdapter(optional)
+            decode = adapter.validate_python
+        return sql, Col(sql, info.ref.kind, decode, info.ref.array, info)
+
+    # -- stages --------------------------------------------------------------------------------
+    def push(self, stage: Stage) -> None:
+        if isinstance(stage, MatchStage):
+            self.match(stage)
+        elif isinstance(stage, SortStage):
+            self.sort(stage.keys)
+        elif isinstance(stage, PageStage):
+            self.page(stage.op, stage.n)
+        elif isinstance(stage, ProjectStage):
+            self.project(stage)
+        elif isinstance(stage, GroupStage):
+            self.group(stage.key, [(a.name, a.op, a.arg) for a in stage.accumulators])
+        elif isinstance(stage, CountStage):
+            self.group(None, [(stage.name, "$count", {})], with_id=False)
+        elif isinstance(stage, SortByCountStage):
+            self.group(stage.key, [("count", "$count", {})], require_path=True)
+            self.sort((("count", -1),))
+        else:
+            raise _NotPushable(stage.op)
+
+    def match(self, stage: MatchStage) -> None:
+        try:
+            where = parse_filter(_ShapeTable(self.level.cols), stage.spec)
+        except QueryError as exc:
+            raise _NotPushable(str(exc)) from None
+        if self.level.paged:
+            self.wrap(keep_order=True)
+        self.c.columns = _columns(self.level.cols)
+        try:
+            sql = self.c.where(where)
+        except UnsupportedQueryError as exc:
+            raise _NotPushable(str(exc)) from None
+        (self.level.having if self.level.grouped else self.level.where).append(sql)
+
+    def sort(self, keys: tuple[tuple[str, int], ...]) -> None:
+        resolved = []
+        for path, direction in keys:
+            sql, col = self.sql_of(path)
+            if not col.sortable:
+                raise _NotPushable(f"sort on {path!r}")
+            resolved.append((sql, direction, path))
+        if self.level.paged:
+            self.wrap(keep_order=False)
+            resolved = [(self.sql_of(p)[0], d, p) for _, d, p in resolved]
+        # The memory sort is stable: the previous order breaks ties.
+        self.level.order = resolved + [o for o in self.level.order if o[2] not in dict(keys)]
+
+    def page(self, op: str, n: int) -> None:
+        lv = self.level
+        if op == "$limit":
+            lv.limit = n if lv.limit is None else min(lv.limit, n)
+        else:
+            lv.offset += n
+            if lv.limit is not None:
+                lv.limit = max(lv.limit - n, 0)
+
+    def project(self, stage: ProjectStage) -> None:
+        cols = self.level.cols
+        if stage.mode == "exclude":
+            drop = {p for p, _ in stage.fields}
+            if any("." in p for p in drop):
+                raise _NotPushable("nested exclusion")
+            new = {n: c for n, c in cols.items() if n not in drop}
+        else:
+            new = {}
+            if stage.keep_id and "_id" in cols:
+                new["_id"] = cols["_id"]
+            for out, value in stage.fields:
+                if "." in out:
+                    raise _NotPushable("nested output field")
+                src = out if value == 1 else field_path(value)
+                if src is None or "." in src or src not in cols or cols[src].hidden:
+                    raise _NotPushable(f"computed field {out!r}")
+                new[out] = cols[src]
+        self.level.cols = new
+
+    def group(
+        self,
+        key: Any,
+        accs: list[tuple[str, str, Any]],
+        *,
+        require_path: bool = False,
+        with_id: bool = True,
+    ) -> None:
+        if self.level.grouped or self.level.paged:
+            self.wrap(keep_order=False)
+        lv = self.level
+        self.c.columns = _columns(lv.cols)
+        id_col: Col | None
+        keys: list[str] = []
+        if key is None and not require_path:
+            id_col = None
+        elif field_path(key) is not None:
+            sql, col = self.sql_of(str(field_path(key)))
+            if not col.sortable:
+                raise _NotPushable("group key")
+            id_col = replace(col, sql=sql)
+            keys.append(sql)
+        elif isinstance(key, Mapping) and key and not require_path:
+            parts = {}
+            for name, sub in key.items():
+                path = field_path(sub)
+                if path is None or "." in path:
+                    raise _NotPushable("group key part")
+                sql, col = self.sql_of(path)
+                if not col.sortable:
+                    raise _NotPushable("group key part")
+                parts[name] = replace(col, sql=sql)
+                keys.append(sql)
+            id_col = Col("", "object", _same, parts=parts)
+        else:
+            raise _NotPushable("group key")
+        out: dict[str, Col] = {}
+        if id_col is not None:
+            out["_id"] = id_col
+        elif with_id:
+            out["_id"] = Col("NULL", "any", _same)
+        for name, op, arg in accs:
+            out[name] = self.accumulator(op, arg)
+        lv.cols = out
+        lv.grouped = True
+        lv.group_by = keys
+        lv.order = []
+        if not keys:
+            lv.having.append("COUNT(*) > 0")
+
+    def accumulator(self, op: str, arg: Any) -> Col:
+        if op == "$count" or (op == "$sum" and type(arg) is int):
+            n = 1 if op == "$count" else arg
+            sql = "COUNT(*)" if n == 1 else f"(COUNT(*) * {self.c.param(n)})"
+            return Col(sql, "int", _same)
+        path = field_path(arg)
+        if path is None or op not in ("$sum", "$avg", "$min", "$max"):
+            raise _NotPushable(op)
+        sql, col = self.sql_of(path)
+        if not col.sortable:
+            raise _NotPushable(f"{op} of {path!r}")
+        if col.kind == "decimal":
+            sql = self.d.numeric(sql)
+        if op in ("$min", "$max"):
+            return Col(f"{op[1:].upper()}({sql})", col.kind, col.decode)
+        if col.kind not in _NUMERIC:
+            raise _NotPushable(f"{op} of a {col.kind} field")
+        decode = _to_decimal if col.kind == "decimal" else _same
+        if op == "$avg":
+            return Col(f"AVG({sql})", "float", decode)
+        return Col(f"COALESCE(SUM({sql}), 0)", "float" if col.kind != "int" else "int", decode)
+
+
+def _columns(cols: Mapping[str, Col]) -> dict[str, str]:
+    out = {}
+    for name, col in cols.items():
+        if col.parts is not None:
+            out.update({f"{name}.{p}": c.sql for p, c in col.parts.items()})
+        else:
+            out[name] = col.sql
+    return out
+
+
+def compile_pushdown(pipe: Pipeline, dialect: Dialect, table_sql: str) -> Pushdown:
+    """One SELECT for the leading ``where`` and the longest pushable run of stages after it.
+
+    :class:`UnsupportedQueryError` if the leading ``$match`` itself has no SQL form (a repo
+    never loads a whole table to filter it in Python).
+    """
+    b = _Builder(pipe, dialect, table_sql)
+    pushed = pipe.start
+    for stage in pipe.stages[pipe.start :]:
+        lv = b.level
+        saved = replace(
+            lv, where=list(lv.where), group_by=list(lv.group_by), having=list(lv.having),
+            order=list(lv.order), cols=dict(lv.cols),
+        )  # fmt: skip
+        n_params, wraps = len(b.c.params), b.wraps
+        try:
+            b.push(stage)
+        except _NotPushable:
+            b.level, b.wraps = saved, wraps
+            del b.c.params[n_params:]
+            break
+        pushed = stage.index + 1
+    sql = b.render(b.level)
+    return Pushdown(sql, list(b.c.params), pushed, dict(b.level.cols))
+
+
+__all__ = ["Col", "Pushdown", "compile_pushdown"]
