@@ -9,6 +9,7 @@ Rows coming back are validated with ``model.model_validate``.
 from __future__ import annotations
 
 import builtins
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
@@ -18,10 +19,11 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 from .backends.base import Backend, Row
 from .backends.memory import MemoryBackend
 from .errors import ConfigurationError
+from .governance import AuditEntry, MemoryAuditSink, OperationStats
 from .model import XObjPrototype
 from .query.ast import Node, Query
 from .query.parse import build_query, parse_filter
-from .repo_plan import RepoPlan, build_plan, plain_row, source_changes, source_row, stamp_for
+from .repo_plan import RepoPlan, build_plan, now, plain_row, source_changes, source_row, stamp_for
 from .schema import CollectionSpec, FileFormat
 
 M = TypeVar("M", bound=XObjPrototype)
@@ -32,7 +34,6 @@ K = TypeVar("K", bound=str)
 T = TypeVar("T")
 
 SortOrder = Literal[1, -1]
-_ISSUE3 = "arrives with issue 3"
 
 
 class RepoMetadata(BaseModel):
@@ -85,12 +86,55 @@ class XRepo(Generic[M, C, U, F, K]):
             plan = XRepo._plans[cls] = build_plan(cls.model, create, cls.metadata)
         return plan
 
-    async def _call(self, op: str, user_id: str | None, run: Callable[[], Awaitable[T]]) -> T:
+    async def _call(
+        self,
+        op: str,
+        user_id: str | None,
+        run: Callable[[], Awaitable[T]],
+        audit: Callable[[T], builtins.list[AuditEntry]] | None = None,
+    ) -> T:
         """The one seam every call passes through: ACL → cache → backend → audit → statistics.
 
-        Governance arrives in a later issue; today only the backend step runs.
+        ``audit`` turns a write's result into its entries. ACL and the cache come with the
+        governance issue; they slot in before ``run``.
         """
-        return await run()
+        started = time.perf_counter()
+        result = await run()
+        if audit is not None and self.metadata.enable_audit:
+            self.audit_sink.record(audit(result))
+        self.op_stats.record(op, time.perf_counter() - started)
+        return result
+
+    @builtins.property
+    def op_stats(self) -> OperationStats:
+        stats: OperationStats | None = self.__dict__.get("_op_stats")
+        if stats is None:
+            stats = self.__dict__["_op_stats"] = OperationStats()
+        return stats
+
+    @builtins.property
+    def audit_sink(self) -> MemoryAuditSink:
+        sink: MemoryAuditSink | None = self.__dict__.get("_audit_sink")
+        if sink is None:
+            sink = self.__dict__["_audit_sink"] = MemoryAuditSink()
+        return sink
+
+    def _entry(
+        self, op: str, user_id: str | None, entity: Any, changes: dict[str, Any]
+    ) -> AuditEntry:
+        return AuditEntry(
+            timestamp=now(),
+            user_id=user_id,
+            operation=op,
+            entity_id=entity,
+            changes=changes,
+            metadata={"collection": self.metadata.collection},
+        )
+
+    def _key_of(self, item: BaseModel) -> Any:
+        pk = self.plan().primary_key
+        values = tuple(getattr(item, name) for name in pk)
+        return values[0] if len(values) == 1 else (values or None)
 
     def _out(self, row: Row) -> M:
         return self.model.model_validate(row)
@@ -131,7 +175,11 @@ class XRepo(Generic[M, C, U, F, K]):
         async def run() -> M:
             return self._out((await self.backend.insert(self.plan().collection, [row]))[0])
 
-        return await self._call("create", user_id, run)
+        def audit(made: M) -> builtins.list[AuditEntry]:
+            after = made.model_dump(mode="json")
+            return [self._entry("create", user_id, self._key_of(made), {"after": after})]
+
+        return await self._call("create", user_id, run, audit)
 
     async def read(self, id: Any, *, user_id: str | None = None) -> M | None:
         where = self.plan().alive(self.plan().key_filter(id))
@@ -154,12 +202,21 @@ class XRepo(Generic[M, C, U, F, K]):
                 where_new = where
             return await self._first(where_new)
 
-        return await self._call("update", user_id, run)
+        def audit(updated: M | None) -> builtins.list[AuditEntry]:
+            if updated is None:
+                return []
+            return [self._entry("update", user_id, id, {"set": plain_row(changes)})]
+
+        return await self._call("update", user_id, run, audit)
 
     async def delete(self, id: Any, *, hard: bool = False, user_id: str | None = None) -> bool:
         plan = self.plan()
         where = plan.key_filter(id)
-        return await self._call("delete", user_id, lambda: self._remove(where, hard)) > 0
+
+        def audit(removed: int) -> builtins.list[AuditEntry]:
+            return [self._entry("delete", user_id, id, {})] if removed else []
+
+        return await self._call("delete", user_id, lambda: self._remove(where, hard), audit) > 0
 
     async def _remove(self, where: Node, hard: bool) -> int:
         plan = self.plan()
@@ -306,18 +363,48 @@ class XRepo(Generic[M, C, U, F, K]):
         return explain(self.backend, plan.collection, compiled)
 
     async def inspect_schema(self, *, user_id: str | None = None) -> dict[str, Any]:
-        raise NotImplementedError(f"inspect_schema {_ISSUE3}")
+        """The model's JSON Schema (source names) and how Python names map to the source."""
+        table = self.plan().table
+        return {
+            "model": self.model.__name__,
+            "collection": self.metadata.collection,
+            "namespace": self.metadata.namespace,
+            "primary_key": list(self.metadata.primary_key),
+            "fields": {name: table.source_name(name) for name in self.model.model_fields},
+            "json_schema": self.model.model_json_schema(by_alias=True),
+        }
 
     async def inspect_collection(self, *, user_id: str | None = None) -> dict[str, Any]:
-        raise NotImplementedError(f"inspect_collection {_ISSUE3}")
+        """What the collection holds now: live row count, keys, indexes and delete mode."""
+        return {
+            "name": self.metadata.name,
+            "collection": self.metadata.collection,
+            "backend": type(self.backend).__name__,
+            "count": await self.count(user_id=user_id),
+            "primary_key": list(self.metadata.primary_key),
+            "unique": [list(u) for u in self.metadata.unique],
+            "indexes": [list(i) for i in self.metadata.indexes],
+            "soft_delete": self.metadata.soft_delete,
+        }
 
     async def get_statistics(self, *, user_id: str | None = None) -> dict[str, Any]:
-        raise NotImplementedError(f"get_statistics {_ISSUE3}")
+        """Live row count and this repo's per-operation latencies (count, mean, p50, p95)."""
+        total = await self.count(user_id=user_id)
+        return {"total_count": total, "operations": self.op_stats.summary()}
 
     async def get_audit_log(
-        self, *, limit: int | None = None, user_id: str | None = None
-    ) -> builtins.list[dict[str, Any]]:
-        raise NotImplementedError(f"get_audit_log {_ISSUE3}")
+        self,
+        filters: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        *,
+        user_id: str | None = None,
+    ) -> builtins.list[AuditEntry]:
+        """Audit entries, newest first; ``filters`` match entry attributes exactly."""
+        if not self.metadata.enable_audit:
+            raise ConfigurationError(
+                f"{self.metadata.name}: audit is off (set RepoMetadata.enable_audit=True)"
+            )
+        return self.audit_sink.query(filters, limit)
 
 
 class ConnectedRepo(XRepo[M, C, U, F, K]):
