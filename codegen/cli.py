@@ -6,25 +6,33 @@ Exit codes: 0 clean, 1 drift found, 2 bad input or unreachable source (one line,
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
 
 from xrepo.runtime.introspect.base import InspectError
-from xrepo.runtime.schema import Snapshot, SnapshotError, load_snapshot, snapshot_json_schema
+from xrepo.runtime.schema import (
+    Snapshot,
+    SnapshotError,
+    SourceKind,
+    load_snapshot,
+    snapshot_json_schema,
+)
 
 from . import pipeline
 from .config import ConfigError, Project, SourceConfig, detect_kind, load_project
 from .diff import diff_snapshots, fails
-from .inspecting import inspect_source, run_inspector
+from .inspecting import inspect_source, require_collections, run_inspector
 from .progress import TerminalProgress
 from .render import diff_tree, write_tree
 from .report import render_changes, render_tree_diff
 from .starter import write_starter
 
 EXPECTED_ERRORS = (ConfigError, InspectError, SnapshotError, OSError)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class XrepoGroup(click.Group):
@@ -33,6 +41,16 @@ class XrepoGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except PermissionError as exc:
+            where = Path(str(exc.filename or "."))
+            if where.name.endswith(".tmp"):  # our staging file: name the folder instead
+                where = where.parent
+            click.echo(
+                f"xrepo: error: {where}: permission denied "
+                "(make the folder writable or point schemas_dir/output_dir elsewhere)",
+                err=True,
+            )
+            ctx.exit(2)
         except EXPECTED_ERRORS as exc:
             click.echo(f"xrepo: error: {exc}", err=True)
             ctx.exit(2)
@@ -68,15 +86,28 @@ def init(force: bool) -> None:
     path, sources = write_starter(Path.cwd(), force=force)
     click.echo(f"wrote {path} with {len(sources)} source(s): {', '.join(sources) or 'none yet'}")
     click.echo("next: xrepo inspect && xrepo generate")
+    click.echo(
+        "hints: add .xrepo-cache/ to .gitignore; type-check your code with the pydantic mypy "
+        "plugin (plugins = ['pydantic.mypy'])"
+    )
 
 
 @main.command()
 @click.argument("sources", nargs=-1)
 @click.option("--url", help="Inspect a source not in the config (URL or file path).")
 @click.option("--name", help="Snapshot name for --url (default: derived from the path).")
+@click.option(
+    "--kind",
+    type=click.Choice(list(get_args(SourceKind))),
+    help="Source kind for --url when the scheme or extension does not tell.",
+)
 @click.pass_context
 def inspect(
-    ctx: click.Context, sources: tuple[str, ...], url: str | None, name: str | None
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    url: str | None,
+    name: str | None,
+    kind: SourceKind | None,
 ) -> None:
     """Live sources → schemas/<source>.json."""
     project = _project(ctx)
@@ -85,15 +116,23 @@ def inspect(
         if sources:
             raise click.UsageError("give either SOURCE names or --url, not both")
         source_name = name or _name_from(url)
-        kind = detect_kind(url)
+        if not _NAME.fullmatch(source_name):
+            raise ConfigError(
+                f"--name {source_name!r}: use letters, digits and _ (not starting with a digit)"
+            )
+        kind = kind or detect_kind(url)
         source = SourceConfig(name=source_name, kind=kind, path=url)
         progress = TerminalProgress(f"inspecting {source_name}")
-        results[source_name] = run_inspector(kind, url, source, progress)
+        snapshot = run_inspector(kind, url, source, progress)
+        results[source_name] = require_collections(snapshot, source, url)
         progress.close()
     else:
         chosen = [project.source(n) for n in sources] or list(project.config.sources)
         if not chosen:
-            raise ConfigError(f"{project.describe()}: no sources configured (run `xrepo init`)")
+            raise ConfigError(
+                f"{project.describe()}: no sources configured "
+                "(add a [[tool.xrepo.sources]] entry, or run `xrepo init` beside your data files)"
+            )
         for source in chosen:
             progress = TerminalProgress(f"inspecting {source.name}")
             results[source.name] = inspect_source(project, source, progress)

@@ -111,11 +111,15 @@ class Project:
 
 
 def _format_error(file: Path, table: str, exc: ValidationError) -> str:
+    """``<file>: [tool.xrepo] sources[1].paht: <message>`` (indexes as written, from 0)."""
     err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
-    where = f"{table}.{loc}" if loc else table
+    loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+    prefix = "[tool.xrepo] " if table == "tool.xrepo" else ""
+    where = f"{prefix}{loc}" if loc else (prefix.strip() or "top level")
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{file}: [{where}]: {msg}"
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (see README, Configuration reference)"
+    return f"{file}: {where}: {msg}"
 
 
 def _read_table(file: Path) -> tuple[dict[str, Any] | None, str]:

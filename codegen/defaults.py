@@ -1,80 +1,31 @@
-"""Column defaults that are plain literals become defaults of the create model.
+"""Column defaults that are plain literals, spelled as Python source for the create model.
 
-Then a row created through any backend — the database applying ``DEFAULT 'free'`` or the
-in-memory test double that knows no SQL — carries the same value. Expressions
-(``CURRENT_TIMESTAMP``, ``nextval(...)``) stay the database's business: the field is optional.
+Which defaults count and their values are decided by
+:func:`xrepo.runtime.defaults.literal_default_value` (dynamic models use the same rule).
 """
 
 from __future__ import annotations
 
-import json
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from xrepo.runtime.defaults import literal_default_value
 from xrepo.runtime.schema import FieldSpec, LogicalType
 
 from .naming import py_str
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-
-
-def _unwrap(text: str) -> str:
-    text = text.strip()
-    while text.startswith("(") and text.endswith(")"):
-        text = text[1:-1].strip()
-    return text
-
-
-def _parse(text: str) -> str | int | float | bool | Decimal | None:
-    """The literal's value; raises ValueError for anything that is not a plain literal."""
-    text = _unwrap(text)
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        body = text[1:-1]
-        if "'" in body.replace("''", ""):
-            raise ValueError(text)
-        return body.replace("''", "'")
-    if len(text) >= 2 and text[0] == text[-1] == '"':
-        value = json.loads(text)  # JSON Schema defaults are JSON literals
-        if not isinstance(value, str):
-            raise ValueError(text)
-        return value
-    lower = text.lower()
-    if lower in ("true", "false"):
-        return lower == "true"
-    if _NUMBER.fullmatch(text):
-        return int(text) if re.fullmatch(r"[+-]?\d+", text) else Decimal(text)
-    raise ValueError(text)
-
 
 def literal_default(f: FieldSpec) -> tuple[str, frozenset[str]] | None:
     """(Python source of the default, modules it needs), or None when not a plain literal."""
-    if f.default is None or f.generated is not None:
+    found = literal_default_value(f)
+    if found is None:
         return None
-    try:
-        value = _parse(f.default)
-    except (ValueError, InvalidOperation):
-        return None
-    kind = f.type.kind
-    if kind == LogicalType.BOOL and isinstance(value, bool | int) and value in (0, 1):
+    value = found[0]
+    if isinstance(value, bool):
         return ("True" if value else "False"), frozenset()
-    if kind == LogicalType.STR and isinstance(value, str):
-        if f.type.max_length is not None and len(value) > f.type.max_length:
-            return None
+    if isinstance(value, str):
         return py_str(value), frozenset()
-    if kind == LogicalType.ENUM and value in (f.type.enum_values or ()):
-        return (py_str(value) if isinstance(value, str) else repr(value)), frozenset()
-    if kind == LogicalType.INT and isinstance(value, int) and not isinstance(value, bool):
-        return repr(value), frozenset()
-    if (
-        kind == LogicalType.FLOAT
-        and isinstance(value, int | Decimal)
-        and not isinstance(value, bool)
-    ):
-        return repr(float(value)), frozenset()
-    if (
-        kind == LogicalType.DECIMAL
-        and isinstance(value, int | Decimal)
-        and not isinstance(value, bool)
-    ):
+    if f.type.kind == LogicalType.DECIMAL:
         return f"decimal.Decimal({py_str(str(value))})", frozenset({"decimal"})
-    return None
+    if isinstance(value, Decimal):  # pragma: no cover - only decimal fields keep a Decimal
+        return None
+    return repr(value), frozenset()

@@ -50,11 +50,13 @@ def _type_change(old: TypeSpec, new: TypeSpec) -> tuple[Severity, str] | None:
         return None
     if old.kind == new.kind == LogicalType.ENUM:
         before, after = set(old.enum_values or ()), set(new.enum_values or ())
-        if before - after:
-            gone = ", ".join(repr(v) for v in sorted(before - after, key=str))
+        gone = ", ".join(repr(v) for v in sorted(before - after, key=str))
+        added = ", ".join(repr(v) for v in sorted(after - before, key=str))
+        if gone and added:
+            return "breaking", f"enum value(s) removed: {gone}; added: {added}"
+        if gone:
             return "breaking", f"enum value(s) removed: {gone}"
-        if after - before:
-            added = ", ".join(repr(v) for v in sorted(after - before, key=str))
+        if added:
             return "additive", f"enum value(s) added: {added}"
         return "cosmetic", "enum values reordered"
     if old.kind == new.kind == LogicalType.UNION:
@@ -94,7 +96,10 @@ def _field_changes(coll: str, prefix: str, old: FieldSpec, new: FieldSpec) -> li
     if old.nullable and not new.nullable:
         out.append(Change(coll, name, "breaking", "nullable", "no longer nullable"))
     elif new.nullable and not old.nullable:
-        out.append(Change(coll, name, "additive", "nullable", "now nullable"))
+        # The read model's type widens to `T | None`: code that relied on a value breaks.
+        out.append(
+            Change(coll, name, "breaking", "nullable", "now nullable (readers may get None)")
+        )
     if new.required and not old.required:
         out.append(Change(coll, name, "breaking", "required", "now required for writers"))
     elif old.required and not new.required:
@@ -156,6 +161,9 @@ def diff_snapshots(old: Snapshot, new: Snapshot, *, stats: bool = False) -> list
     before = {c.name: c for c in old.collections}
     after = {c.name: c for c in new.collections}
     out: list[Change] = []
+    if (old.source.name, old.source.kind) != (new.source.name, new.source.kind):
+        what = f"{old.source.kind} {old.source.name!r} → {new.source.kind} {new.source.name!r}"
+        out.append(Change("", None, "breaking", "source", f"different sources compared: {what}"))
     for name in before.keys() - after.keys():
         out.append(Change(name, None, "breaking", "collection_removed", "collection removed"))
     for name in after.keys() - before.keys():

@@ -69,6 +69,18 @@ def run_inspector(
     raise InspectError(f"source {source.name!r}: {_NOT_YET[kind]} is not supported yet")
 
 
+def require_collections(snapshot: Snapshot, source: SourceConfig, location: str) -> Snapshot:
+    """A snapshot without collections would generate an empty package: refuse it now."""
+    if not snapshot.collections:
+        hint = (
+            "check `include`/`exclude`"
+            if source.include != ("*",) or source.exclude
+            else "is the source empty?"
+        )
+        raise InspectError(f"source {source.name!r} ({location}): found no collections ({hint})")
+    return snapshot
+
+
 def _portable(snapshot: Snapshot, source: SourceConfig) -> Snapshot:
     """Record file paths as the config spells them (relative, posix): no machine paths in git."""
     if source.path is None:
@@ -91,4 +103,5 @@ def inspect_source(
     kind = source_kind(source, location)
     if source.kind is None and kind in ("postgres", "mongo", "redis") and source.path:
         raise ConfigError(f"source {source.name!r}: {kind} sources take `url_env`, not `path`")
-    return _portable(run_inspector(kind, location, source, progress), source)
+    snapshot = run_inspector(kind, location, source, progress)
+    return _portable(require_collections(snapshot, source, location), source)

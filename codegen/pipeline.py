@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from xrepo.runtime.schema import Snapshot, dumps_snapshot, load_snapshot
+from xrepo.runtime.schema import Snapshot, SnapshotError, dumps_snapshot, load_snapshot
 
 from .config import ConfigError, Project
 from .render import GenerateOptions, render_all
@@ -27,13 +27,24 @@ def snapshot_path(project: Project, name: str) -> Path:
 
 
 def load_snapshots(project: Project) -> list[LoadedSnapshot]:
-    """Every snapshot in the schemas directory, sorted by file name."""
+    """Every snapshot in the schemas directory, sorted by file name.
+
+    A snapshot without collections is refused (as ``xrepo inspect`` refuses to write one): it
+    would generate an empty package that hides a wrong source configuration.
+    """
     folder = project.schemas_dir
     if not folder.is_dir():
         raise ConfigError(f"{folder}: no snapshots directory (run `xrepo inspect` first)")
     out = []
     for path in sorted(folder.glob("*.json")):
         snap = load_snapshot(path)
+        if not snap.collections:
+            raise SnapshotError(
+                path,
+                "$.collections",
+                "no collections: check the source's configuration and re-run `xrepo inspect`,"
+                " or remove this file",
+            )
         rel = path.relative_to(project.root).as_posix()
         out.append(LoadedSnapshot(snap, rel, path.read_text(encoding="utf-8")))
     return out

@@ -24,9 +24,10 @@ import black
 import jinja2
 from black.mode import TargetVersion
 
+from xrepo.runtime.naming import NameAllocator, allocate, snake_case
 from xrepo.runtime.schema import Snapshot
 
-from .naming import NameAllocator, comment_text, py_str, snake_case
+from .naming import comment_text, py_str
 from .plan import (
     GENERATOR_VERSION,
     HEADER_PREFIX,
@@ -38,7 +39,6 @@ from .plan import (
     plan_collection,
     str_width,
 )
-from .plan_names import allocate
 from .plan_types import CollectionPlan, GenerateOptions
 from .writer import TreeDiff, WriteReport, diff_tree, write_tree
 
@@ -252,14 +252,17 @@ class _Module:
         imports = "\n\n".join("\n".join(block) for block in self.import_blocks)
         parts = [imports]
         for i, chunk in enumerate(self.chunks):
-            if i == 0:
-                # After imports black wants two blank lines before a definition (or a comment
-                # leading one) and exactly one before any other statement.
-                is_def = chunk.startswith(("class ", "def ", "async def ", "#", "@"))
+            # Black wants two blank lines before a definition (or a comment leading one) and
+            # exactly one before any other statement; the "\n" put before the body already
+            # gives one after the docstring when there are no imports.
+            is_def = chunk.startswith(("class ", "def ", "async def ", "#", "@"))
+            if i > 0:
+                gap = "\n\n\n"
+            elif imports:
                 gap = "\n\n\n" if is_def else "\n\n"
             else:
-                gap = "\n\n\n"
-            parts.append(gap if parts[0] else "\n")
+                gap = "\n" if is_def else ""
+            parts.append(gap)
             parts.append(chunk)
         text = "".join(parts)
         return "\n" + text + "\n" if text else ""
@@ -285,7 +288,9 @@ def _import_blocks(
         blocks.append(_from_import("xrepo.runtime", runtime_names))
     local_lines: list[str] = []
     for module, names in sorted(local.items()):
-        local_lines.extend(_from_import(module, names))
+        wanted = list(names)
+        if wanted:  # ``from m import ()`` is a SyntaxError: a source without collections
+            local_lines.extend(_from_import(module, wanted))
     if local_lines:
         blocks.append(tuple(local_lines))
     return tuple(blocks)
@@ -301,6 +306,8 @@ def _render_module(module: _Module) -> str:
 
 
 def _all_list(names: Sequence[str]) -> str:
+    if not names:
+        return "__all__: list[str] = []"
     inner = "".join(f"    {py_str(n)},\n" for n in sorted(names))
     return f"__all__ = [\n{inner}]"
 

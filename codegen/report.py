@@ -34,7 +34,7 @@ def render_changes(changes: Sequence[Change], *, color: bool = False) -> str:
         return "no changes\n"
     lines = []
     for c in changes:
-        where = c.collection + (f".{c.field}" if c.field else "")
+        where = (c.collection or "<snapshot>") + (f".{c.field}" if c.field else "")
         tag = f"{c.severity:<11}"
         if color:
             tag = click.style(tag, fg=_COLORS[c.severity], bold=c.severity == "breaking")

@@ -10,16 +10,18 @@ from .config import ConfigError, detect_kind, find_config
 
 _DATA_GLOBS = ("*.db", "*.sqlite", "*.sqlite3", "*.csv", "*.tsv", "*.json", "*.ndjson", "*.jsonl")
 _HEADER = """\
-# xrepo configuration — reference: README.md "Configuration".
+# xrepo configuration — reference: README.md "Configuration reference".
 schemas_dir = "schemas"     # committed snapshots (xrepo inspect writes them)
 output_dir = "generated"    # committed generated code (xrepo generate writes it)
 package = "generated"       # import name of output_dir
 """
 _EXAMPLE = """
-# Add sources like these; connection URLs come from environment variables, never this file.
+# Add sources like these (paths are relative to this file):
 # [[{prefix}sources]]
 # name = "app"
-# kind = "postgres"
+# path = "data/app.db"        # .db/.sqlite → sqlite, .csv → csv, .json/.ndjson → json
+#
+# Servers take their URL from an environment variable, never from this file:
 # url_env = "DATABASE_URL"
 """
 

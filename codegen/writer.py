@@ -3,7 +3,8 @@
 Every file is first written to a temporary name in its own directory; only when all of them are
 staged are they moved into place with ``os.replace``. A failure while staging leaves the old tree
 untouched and no temporary file behind. Only files whose bytes change are touched, and pruning
-removes only files that carry the generator's header — never a hand-written file.
+removes only files that carry the generator's header — never a hand-written file — and then the
+directories those files leave empty (a ``__pycache__`` holding only bytecode counts as empty).
 """
 
 from __future__ import annotations
@@ -120,7 +121,39 @@ def write_tree(out_dir: Path, files: Mapping[str, str], *, prune: bool) -> Write
             if rel not in files:
                 _target(out_dir, rel).unlink()
                 removed.append(rel)
+        _remove_emptied_dirs(out_dir, removed)
     return WriteReport(tuple(added), tuple(changed), tuple(removed), tuple(unchanged))
+
+
+def _only_bytecode(folder: Path) -> bool:
+    return all(p.is_file() and p.suffix == ".pyc" for p in folder.iterdir())
+
+
+def _remove_emptied_dirs(out_dir: Path, removed: list[str]) -> None:
+    """Remove the directories that held pruned files once nothing else is left in them, then
+    their parents in turn (never ``out_dir`` itself, never a directory with anything else)."""
+    folders = {PurePosixPath(rel).parent for rel in removed}
+    candidates: set[PurePosixPath] = set()
+    for folder in folders:
+        while folder.parts:
+            candidates.add(folder)
+            folder = folder.parent
+    # Deepest first, so a parent is looked at after its emptied children are gone.
+    for rel_dir in sorted(candidates, key=lambda p: (-len(p.parts), p.as_posix())):
+        path = out_dir.joinpath(*rel_dir.parts)
+        if not path.is_dir() or path.is_symlink():
+            continue
+        entries = list(path.iterdir())
+        cache = path / "__pycache__"
+        if entries == [cache] and cache.is_dir() and not cache.is_symlink():
+            if not _only_bytecode(cache):
+                continue
+            for pyc in cache.iterdir():
+                pyc.unlink()
+            cache.rmdir()
+        elif entries:
+            continue
+        path.rmdir()
 
 
 def _diff(old: str, new: str, rel: str) -> str:

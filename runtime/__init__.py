@@ -3,6 +3,8 @@
 from .backends.base import Backend, Collection
 from .backends.memory import MemoryBackend
 from .backends.sqlite import SQLiteBackend
+from .dict_repo import DictRepo
+from .dynamic import DynamicModels, ModelGenerator
 from .errors import (
     BackendError,
     ConfigurationError,
@@ -12,6 +14,7 @@ from .errors import (
     UnsupportedQueryError,
     XRepoError,
 )
+from .factory import XRepoFactory
 from .model import XObjPrototype
 from .ops import (
     AnyOps,
@@ -27,8 +30,14 @@ from .ops import (
     TimeOps,
     UUIDOps,
 )
+from .query.cursor import Page
+from .refresh import Freshness, RefreshableRepo
+from .registry import ModelRegistry
 from .repo import ConnectedRepo, MaterializedRepo, RepoMetadata, SortOrder, XRepo
+from .resources import CsvResource, JsonResource, MemoryResource, SQLiteResource, XResource
 from .schema import FileFormat
+from .strategies import CreationStrategy
+from .views import JoinSizeError
 
 __all__ = [
     "AnyOps",
@@ -40,18 +49,31 @@ __all__ = [
     "ConfigurationError",
     "ConnectedRepo",
     "ConstraintError",
+    "CreationStrategy",
+    "CsvResource",
     "DateOps",
     "DateTimeOps",
     "DecimalOps",
+    "DictRepo",
+    "DynamicModels",
     "FileFormat",
     "FloatOps",
+    "Freshness",
     "IntOps",
+    "JoinSizeError",
+    "JsonResource",
     "MaterializedRepo",
     "MemoryBackend",
+    "MemoryResource",
     "MissingDriverError",
+    "ModelGenerator",
+    "ModelRegistry",
+    "Page",
     "QueryError",
+    "RefreshableRepo",
     "RepoMetadata",
     "SQLiteBackend",
+    "SQLiteResource",
     "SortOrder",
     "StrOps",
     "TimeOps",
@@ -61,4 +83,6 @@ __all__ = [
     "XObjPrototype",
     "XRepo",
     "XRepoError",
+    "XRepoFactory",
+    "XResource",
 ]

@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from .backends.base import Backend, Row
 from .backends.memory import MemoryBackend
-from .errors import ConfigurationError
+from .errors import ConfigurationError, QueryError
 from .governance import AuditEntry, MemoryAuditSink, OperationStats
 from .model import XObjPrototype
 from .query.ast import Node, Query
+from .query.cursor import Page, decode_cursor, encode_cursor, row_values
 from .query.parse import build_query, parse_filter
 from .repo_plan import RepoPlan, build_plan, now, plain_row, source_changes, source_row, stamp_for
 from .schema import CollectionSpec, FileFormat
@@ -150,9 +151,10 @@ class XRepo(Generic[M, C, U, F, K]):
     def _stamped(self, row: dict[str, Any], *, creating: bool) -> dict[str, Any]:
         plan = self.plan()
         names = [plan.updated] + ([plan.created] if creating else [])
+        at = now()  # one instant: a new row's created_at equals its updated_at
         for name in names:
             if name is not None:
-                row.setdefault(plan.table.source_name(name), stamp_for(self.model, name))
+                row.setdefault(plan.table.source_name(name), stamp_for(self.model, name, at))
         return row
 
     def _create_row(self, data: C | Mapping[str, Any] | BaseModel) -> dict[str, Any]:
@@ -232,12 +234,21 @@ class XRepo(Generic[M, C, U, F, K]):
         skip: int,
         limit: int | None,
         sort: Sequence[tuple[str, int]] | None,
+        after: str | None = None,
     ) -> Query:
         plan = self.plan()
         q = build_query(
             plan.table, filters, sort=sort, skip=skip, limit=limit, tiebreak=plan.primary_key
         )
-        return Query(plan.alive(q.where), q.sort, q.skip, q.limit)
+        values = None
+        if after is not None:
+            if not plan.primary_key:
+                raise QueryError(
+                    f"{self.metadata.name}: keyset pagination (after=) needs a primary key "
+                    "as tiebreaker; declare RepoMetadata.primary_key or page with skip="
+                )
+            values = decode_cursor(after, q.sort)
+        return Query(plan.alive(q.where), q.sort, q.skip, q.limit, values)
 
     async def list(
         self,
@@ -247,8 +258,11 @@ class XRepo(Generic[M, C, U, F, K]):
         limit: int | None = None,
         sort: Sequence[tuple[K, SortOrder]] | None = None,
         user_id: str | None = None,
+        after: str | None = None,
     ) -> builtins.list[M]:
-        query = self._query(filters, skip, limit, sort)
+        """Matching rows in ``sort`` order (primary key as tiebreaker); ``after`` is a
+        cursor from :meth:`page` (rows after it, same sort), ``skip``/``limit`` apply last."""
+        query = self._query(filters, skip, limit, sort, after)
 
         async def run() -> builtins.list[M]:
             rows = await self.backend.select(self.plan().collection, query)
@@ -257,6 +271,39 @@ class XRepo(Generic[M, C, U, F, K]):
             return [validate(r) for r in rows]
 
         return await self._call("list", user_id, run)
+
+    async def page(
+        self,
+        filters: F | None = None,
+        *,
+        sort: Sequence[tuple[K, SortOrder]] | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        user_id: str | None = None,
+    ) -> Page[M]:
+        """Keyset pagination: up to ``limit`` rows after the cursor ``after`` (``None``: from
+        the start) and the cursor of the next page (``None`` once the rows are exhausted).
+        Stable under inserts and deletes elsewhere in the order, unlike ``skip``."""
+        if limit is not None and (type(limit) is not int or limit < 1):
+            raise QueryError(f"page: limit must be a positive int or None, got {limit!r}")
+        if not self.plan().primary_key:
+            raise QueryError(
+                f"{self.metadata.name}: page() needs a primary key as tiebreaker; declare "
+                "RepoMetadata.primary_key or use list(skip=, limit=)"
+            )
+        query = self._query(filters, 0, None if limit is None else limit + 1, sort, after)
+
+        async def run() -> Page[M]:
+            rows = await self.backend.select(self.plan().collection, query)
+            validate = self.model.__pydantic_validator__.validate_python
+            more = limit is not None and len(rows) > limit
+            items: builtins.list[M] = [validate(r) for r in rows[:limit]]
+            if not more:
+                return Page(items, None)
+            last = row_values(query.sort, items[-1].model_dump(by_alias=True))
+            return Page(items, encode_cursor(query.sort, last))
+
+        return await self._call("page", user_id, run)
 
     async def list_rows(
         self,

@@ -54,10 +54,12 @@ def now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def stamp_for(model: type[BaseModel], field: str) -> datetime.datetime:
-    """The current time as the field accepts it: aware UTC, or naive UTC for naive columns
-    (``TIMESTAMP`` without time zone, SQLite ``DATETIME``) that reject an offset."""
-    aware = now()
+def stamp_for(
+    model: type[BaseModel], field: str, at: datetime.datetime | None = None
+) -> datetime.datetime:
+    """``at`` (default: now, aware UTC) as the field accepts it: aware, or naive UTC for naive
+    columns (``TIMESTAMP`` without time zone, SQLite ``DATETIME``) that reject an offset."""
+    aware = at or now()
     info = model.model_fields.get(field)
     if info is None or info.annotation is None:
         return aware
@@ -130,7 +132,11 @@ def source_row(model: BaseModel) -> dict[str, Any]:
     backend's defaults and generated keys apply."""
     dumped = model.model_dump(by_alias=True)
     fields = type(model).model_fields
-    unset = {(f.alias or name) for name, f in fields.items() if name not in model.model_fields_set}
+    unset = {
+        (name if f.alias is None else f.alias)
+        for name, f in fields.items()
+        if name not in model.model_fields_set
+    }
     return {k: plain(v) for k, v in dumped.items() if not (k in unset and v is None)}
 
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 FORMAT_VERSION = 1
 
@@ -166,6 +166,22 @@ class CollectionSpec(_Frozen):
     file_format: FileFormat | None = None
     stats: CollectionStats | None = None
 
+    @model_validator(mode="after")
+    def _consistent(self) -> CollectionSpec:
+        names = [f.name for f in self.fields]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"collection {self.name!r}: field(s) listed twice: {dupes}")
+        known = set(names)
+        for label, cols in [("primary_key", self.primary_key)] + [
+            (f"index {ix.name!r}", ix.fields) for ix in self.indexes if not ix.expression
+        ]:
+            # Document indexes may name nested paths (``dimensions.width``): check the root.
+            missing = [c for c in cols if c not in known and c.split(".")[0] not in known]
+            if missing:
+                raise ValueError(f"collection {self.name!r}: {label} names unknown {missing}")
+        return self
+
     def field(self, name: str) -> FieldSpec:
         for f in self.fields:
             if f.name == name:
@@ -186,6 +202,16 @@ class Snapshot(_Frozen):
     collections: tuple[CollectionSpec, ...]
     #: Things the inspector could not map faithfully (unknown types, rare minority types).
     warnings: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_collections(self) -> Snapshot:
+        keys = [(c.namespace, c.name) for c in self.collections]
+        dupes = sorted(
+            {f"{ns + '.' if ns else ''}{n}" for ns, n in keys if keys.count((ns, n)) > 1}
+        )
+        if dupes:
+            raise ValueError(f"collection(s) listed twice: {dupes}")
+        return self
 
     def collection(self, name: str) -> CollectionSpec:
         for c in self.collections:
@@ -234,6 +260,10 @@ def content_hash(text: str) -> str:
 def parse_snapshot(data: Any, path: str | Path = "<snapshot>") -> Snapshot:
     if not isinstance(data, Mapping):
         raise SnapshotError(path, "$", "a snapshot must be a JSON object")
+    if "format" not in data:
+        raise SnapshotError(
+            path, "$.format", "missing; is this an xrepo snapshot (written by `xrepo inspect`)?"
+        )
     version = data.get("format")
     if version != FORMAT_VERSION:
         raise SnapshotError(
@@ -248,7 +278,8 @@ def parse_snapshot(data: Any, path: str | Path = "<snapshot>") -> Snapshot:
         err = exc.errors()[0]
         where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise SnapshotError(path, where, f"{err['msg']}{more}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise SnapshotError(path, where, f"{msg}{more}") from None
 
 
 def load_snapshot(path: str | Path) -> Snapshot:
@@ -257,6 +288,10 @@ def load_snapshot(path: str | Path) -> Snapshot:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise SnapshotError(p, "$", f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise SnapshotError(
+            p, f"byte {exc.start}", "not UTF-8 text (snapshots are written by `xrepo inspect`)"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

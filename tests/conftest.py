@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -22,3 +23,13 @@ def regen_golden(request: pytest.FixtureRequest) -> bool:
         bool(request.config.getoption("--regen-golden"))
         or os.environ.get("XREPO_REGEN_GOLDEN") == "1"
     )
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print case counts that test modules collect (``terminal_report()`` in the module),
+    whether or not output capture is on."""
+    for name, module in sorted(sys.modules.items()):
+        report = getattr(module, "terminal_report", None)
+        if name.startswith("test_") and callable(report):
+            for line in report():
+                terminalreporter.write_line(line)

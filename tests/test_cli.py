@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -156,7 +157,7 @@ def test_unknown_snapshot_format_is_named(project: Path) -> None:
 def test_bad_config_exits_2(tmp_path: Path) -> None:
     (tmp_path / "xrepo.toml").write_text("[[sources]]\nname = 1\n", encoding="utf-8")
     line = one_line_error(run(tmp_path, "inspect"))
-    assert "xrepo.toml" in line and "sources.0" in line
+    assert "xrepo.toml" in line and "sources[0].name" in line
 
 
 def test_diff_command_classifies_and_sets_exit_code(project: Path) -> None:
@@ -184,3 +185,62 @@ def test_schema_command_matches_published_schema(tmp_path: Path) -> None:
     published = (ROOT / "docs" / "snapshot-v1.schema.json").read_text(encoding="utf-8")
     assert json.loads(r.output) == snapshot_json_schema() == json.loads(published)
     assert r.output == published
+
+
+def test_source_without_collections_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "empty.json").write_text("[]", encoding="utf-8")
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "empty.db").close()
+    line = one_line_error(run(tmp_path, "inspect", "--url", "empty.db", "--name", "e"))
+    assert "found no collections" in line
+    (tmp_path / "xrepo.toml").write_text(
+        '[[sources]]\nname = "shop"\npath = "shop.db"\ninclude = ["nothing*"]\n', encoding="utf-8"
+    )
+    shutil.copy(EXAMPLES / "shop.db", tmp_path / "shop.db")
+    line = one_line_error(run(tmp_path, "inspect"))
+    assert "found no collections" in line and "include" in line
+    assert not (tmp_path / "schemas" / "shop.json").exists()
+
+
+def test_inspect_url_name_and_kind_options(project: Path) -> None:
+    line = one_line_error(run(project, "inspect", "--url", "shop.db", "--name", "bad-name"))
+    assert "--name 'bad-name'" in line
+    shutil.copy(project / "penguins.csv", project / "birds.txt")
+    r = run(project, "inspect", "--url", "birds.txt", "--name", "birds", "--kind", "csv")
+    assert r.exit_code == 0, r.output
+    assert (project / "schemas" / "birds.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (lambda d: d.pop("format"), "$.format: missing"),
+        (
+            lambda d: d["collections"][0].update(primary_key=["nope"]),
+            "primary_key names unknown ['nope']",
+        ),
+        (
+            lambda d: d["collections"][0]["fields"].append(d["collections"][0]["fields"][0]),
+            "listed twice",
+        ),
+        (lambda d: d["collections"].append(d["collections"][0]), "collection(s) listed twice"),
+    ],
+)
+def test_inconsistent_snapshot_is_named(project: Path, mutate: Any, needle: str) -> None:
+    run(project, "init")
+    run(project, "inspect")
+    path = project / "schemas" / "shop.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    mutate(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    line = one_line_error(run(project, "generate"))
+    assert "schemas/shop.json" in line and needle in line
+
+
+def test_non_utf8_snapshot_is_named(project: Path) -> None:
+    run(project, "init")
+    run(project, "inspect")
+    (project / "schemas" / "shop.json").write_bytes(b"\xff\xfe{}")
+    line = one_line_error(run(project, "generate"))
+    assert "schemas/shop.json" in line and "not UTF-8" in line

@@ -42,11 +42,11 @@ def test_pyproject_without_table_is_skipped_for_xrepo_toml(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("body", "needle"),
     [
-        ('[[sources]]\nname = "db"\n', "[xrepo.sources.0]: give exactly one of `path`"),
-        ('[[sources]]\nname = "db"\npath = "a.db"\ncolour = 1\n', "sources.0.colour"),
-        ('[[sources]]\nname = "my db"\npath = "a.db"\n', "sources.0.name"),
-        ('[[sources]]\nname = "db"\npath = "a.db"\nkind = "oracle"\n', "sources.0.kind"),
-        ("schemas_dir = 3\n", "[xrepo.schemas_dir]"),
+        ('[[sources]]\nname = "db"\n', ": sources[0]: give exactly one of `path`"),
+        ('[[sources]]\nname = "db"\npath = "a.db"\ncolour = 1\n', "sources[0].colour: unknown key"),
+        ('[[sources]]\nname = "my db"\npath = "a.db"\n', "sources[0].name"),
+        ('[[sources]]\nname = "db"\npath = "a.db"\nkind = "oracle"\n', "sources[0].kind"),
+        ("schemas_dir = 3\n", ": schemas_dir:"),
         (
             '[[sources]]\nname = "db"\npath = "a.db"\n[[sources]]\nname = "db"\npath = "b.db"\n',
             "used twice",

@@ -70,6 +70,9 @@ def test_enum_values_added_and_removed() -> None:
 
     assert kinds(e("a", "b"), e("a", "b", "c")) == [("tier", "additive", "type")]
     assert kinds(e("a", "b"), e("a")) == [("tier", "breaking", "type")]
+    (swap,) = diff_snapshots(e("a", "b"), e("a", "c"))
+    assert swap.severity == "breaking"
+    assert "removed: 'b'" in swap.message and "added: 'c'" in swap.message
 
 
 def test_nullability_and_requiredness() -> None:
@@ -77,7 +80,11 @@ def test_nullability_and_requiredness() -> None:
     not_null = snap(FieldSpec(name="x", type=STR, nullable=False, required=True))
     got = kinds(nullable, not_null)
     assert ("x", "breaking", "nullable") in got and ("x", "breaking", "required") in got
-    assert {s for _, s, _ in kinds(not_null, nullable)} == {"additive"}
+    # becoming nullable widens the read type to `str | None`: readers break
+    assert sorted(kinds(not_null, nullable)) == [
+        ("x", "additive", "required"),
+        ("x", "breaking", "nullable"),
+    ]
 
 
 def test_union_narrowed_is_breaking_widened_additive() -> None:
@@ -124,3 +131,10 @@ def test_fail_on_threshold() -> None:
     assert fails(changes, "any") and fails(changes, "additive")
     assert not fails(changes, "breaking")
     assert not fails([], "any")
+
+
+def test_comparing_different_sources_is_flagged() -> None:
+    other = snap().model_copy(update={"source": SourceInfo(name="sales", kind="csv")})
+    changes = diff_snapshots(snap(), other)
+    assert [(c.kind, c.severity) for c in changes] == [("source", "breaking")]
+    assert "different sources" in changes[0].message

@@ -119,3 +119,25 @@ async def test_json_source_nested_filters() -> None:
     assert [b.id for b in books] == ["bk-001"]
     item = await catalog.find_one({"ratings": {"$elemMatch": {"stars": {"$lt": 4}}}})
     assert item is not None and item.id == "vd-001"
+
+
+async def test_generated_datetime_fields_filter_and_sort_alike(customers: CustomerRepo) -> None:
+    # Generated models type DATETIME columns as pydantic.NaiveDatetime: SQL must treat them
+    # as datetimes (not untyped values) and agree with memory.
+    stamp = datetime.datetime(2024, 3, 1)
+    early = await customers.create(
+        {"email": "e@example.com", "full_name": "E", "created_at": stamp}
+    )
+    newest = await customers.list(sort=[("created_at", -1), ("id", 1)], limit=50)
+    stamps = [c.created_at for c in newest if c.created_at is not None]
+    assert stamps == sorted(stamps, reverse=True)
+    since = await customers.list({"created_at__gte": stamp}, sort=[("created_at", 1)])
+    assert all(c.created_at is not None and c.created_at >= stamp for c in since)
+    assert early.id in [c.id for c in since]
+    before = await customers.count({"created_at": {"$lt": stamp}})
+    assert before == len([c for c in newest if c.created_at is not None and c.created_at < stamp])
+
+
+async def test_new_rows_share_one_timestamp(customers: CustomerRepo) -> None:
+    made = await customers.create({"email": "t@example.com", "full_name": "T"})
+    assert made.created_at is not None and made.created_at == made.updated_at

@@ -4,26 +4,32 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from xrepo.codegen import plan as plan_module
 from xrepo.codegen import writer
-from xrepo.codegen.plan import HEADER_PREFIX, plan_source
-from xrepo.codegen.plan_types import GenerateOptions
+from xrepo.codegen.pipeline import load_snapshots
+from xrepo.codegen.plan import HEADER_PREFIX, REPO_API_NAMES, finder_names, plan_source
+from xrepo.codegen.plan_types import Finder, GenerateOptions
 from xrepo.codegen.render import diff_tree, format_code, render_all, render_source, write_tree
 from xrepo.runtime.schema import (
     CollectionSpec,
     FieldSpec,
+    ForeignKeySpec,
     IndexSpec,
     LogicalType,
     Snapshot,
+    SnapshotError,
     SourceInfo,
     TypeSpec,
     dumps_snapshot,
@@ -219,7 +225,7 @@ def test_hostile_names_validate_and_round_trip(hostile_pkg: Any) -> None:
     model = hostile_pkg.Class.from_source(row)
     assert model.to_source() == row
     assert model.class_ == row["class"] and model.from_ == row["from"]
-    assert model.my_col == row["my_col"] and model.my_col_3 == row["My Col"]
+    assert model.my_col == row["my_col"] and model.my_col_2182 == row["My Col"]
     assert model.tri_ple_back_new == row['tri"""ple\\back\nnew']
     # Python names validate too; unknown keys are refused.
     again = hostile_pkg.Class.model_validate(model.model_dump())
@@ -233,6 +239,11 @@ def test_hostile_names_validate_and_round_trip(hostile_pkg: Any) -> None:
     assert repo.metadata.collection == "class"
     assert ("user_id",) in repo.metadata.unique
     assert hasattr(repo, "get_by_user_id") and hasattr(repo, "list_by_from_")
+    # UNIQUE(a, b) and a column a_and_b: two finders, two names, both callable.
+    pairs = hostile_pkg.PairRepo
+    assert "get_by_a_and_b" in vars(pairs) and "get_by_a_and_b_a292" in vars(pairs)
+    assert inspect.signature(pairs.get_by_a_and_b).parameters.keys() >= {"a_and_b", "user_id"}
+    assert list(inspect.signature(pairs.get_by_a_and_b_a292).parameters)[:3] == ["self", "a", "b"]
 
 
 def test_hostile_collection_names_become_distinct_classes(hostile_pkg: Any) -> None:
@@ -342,3 +353,293 @@ def test_incremental_with_cache_equals_fresh_render(tmp_path: Path) -> None:
     warm = _render(changed, options=opts)
     assert warm == _render(changed)
     assert "coupon: str | None = None" in warm["shop/models.py"]
+
+
+# -- names: finders, classes, stability ----------------------------------------------------
+
+
+def _pairs_table(*extra: IndexSpec) -> CollectionSpec:
+    return CollectionSpec(
+        name="pairs",
+        kind="table",
+        primary_key=("id",),
+        fields=(
+            _field("id", LogicalType.INT, nullable=False, required=True),
+            _field("a", nullable=False, required=True),
+            _field("b", nullable=False, required=True),
+            _field("a_and_b", nullable=False, required=True),
+            _field("user_id", nullable=False, required=True),
+        ),
+        indexes=(
+            IndexSpec(name="ab", fields=("a", "b"), unique=True),
+            IndexSpec(name="a_and_b", fields=("a_and_b",), unique=True),
+            *extra,
+        ),
+        foreign_keys=(
+            ForeignKeySpec(fields=("user_id",), ref_collection="users", ref_fields=("id",)),
+        ),
+    )
+
+
+def _finders(coll: CollectionSpec) -> dict[str, Finder]:
+    plan = plan_source(
+        _snap(coll), snapshot_path="s.json", snapshot_text="", options=GenerateOptions()
+    )
+    finders = plan.collections[0].repo.finders
+    names = [f.name for f in finders]
+    assert len(names) == len(set(names)), names
+    return {f.name: f for f in finders}
+
+
+def test_finder_names_never_collide_and_single_column_keeps_plain_name() -> None:
+    finders = _finders(_pairs_table())
+    assert set(finders) == {"get_by_a_and_b", "get_by_a_and_b_a292", "list_by_user_id"}
+    assert [p.name for p in finders["get_by_a_and_b"].params] == ["a_and_b"]
+    assert [p.name for p in finders["get_by_a_and_b_a292"].params] == ["a", "b"]
+    # Order of the indexes does not matter: the hash comes from the columns, not positions.
+    swapped = _pairs_table()
+    swapped = swapped.model_copy(update={"indexes": tuple(reversed(swapped.indexes))})
+    assert set(_finders(swapped)) == set(finders)
+    # Output compiles (no redefinition) and mypy would see two distinct methods.
+    files = _render(_snap(_pairs_table()))
+    compile(files["shop/repos.py"], "repos.py", "exec")
+    assert files["shop/repos.py"].count("async def get_by_a_and_b(") == 1
+
+
+def test_finder_names_avoid_the_repo_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert {"create", "list", "find_one", "aggregate", "plan", "metadata"} <= REPO_API_NAMES
+    assert {"inspect_schema", "get_statistics", "get_audit_log", "list_rows"} <= REPO_API_NAMES
+    names = finder_names([(("a",), False), (("a",), True), (("a", "b"), False)])
+    assert names == ["get_by_a", "list_by_a", "get_by_a_and_b"]
+    # Should the API ever grow a get_by_* method, the finder steps aside (deterministically).
+    monkeypatch.setattr(plan_module, "REPO_API_NAMES", REPO_API_NAMES | {"get_by_a"})
+    moved = finder_names([(("a",), False), (("b",), False)])
+    assert moved[0].startswith("get_by_a_") and moved[1] == "get_by_b"
+    assert moved == finder_names([(("a",), False), (("b",), False)])
+
+
+def test_finder_param_named_user_id_becomes_user_id_underscore_deterministically() -> None:
+    for _ in range(2):
+        finder = _finders(_pairs_table())["list_by_user_id"]
+        assert [p.name for p in finder.params] == ["user_id_"]
+        assert finder.items == (('"user_id"', "user_id_"),)
+        assert "user_id=user_id" in finder.call_kwargs
+    text = _render(_snap(_pairs_table()))["shop/repos.py"]
+    assert '"user_id": user_id_,' in text
+
+
+def _names(*colls: str) -> dict[str, str]:
+    specs = [
+        CollectionSpec(name=n, kind="table", fields=(_field("id", LogicalType.INT),)) for n in colls
+    ]
+    plan = plan_source(
+        _snap(*specs), snapshot_path="s.json", snapshot_text="", options=GenerateOptions()
+    )
+    return {
+        c.repo.attrs[3].value.split('name="', 1)[1].split('"', 1)[0]: c.repo.type_args[0]
+        for c in plan.collections
+    }
+
+
+def test_class_names_are_stable_when_collections_are_added() -> None:
+    assert _names("users") == {"users": "User"}
+    both = _names("users", "user")
+    # The exact form owns the plain name; the other gets a suffix from its own name.
+    assert both["user"] == "User" and both["users"].startswith("User_")
+    assert _names("user") == {"user": "User"}
+    three = _names("My Table!", "my table", "my_table")
+    assert three["my_table"] == "MyTable"
+    assert three["My Table!"].startswith("MyTable_") and three["my table"].startswith("MyTable_")
+    # Adding a fourth colliding one or an unrelated one renames nobody already there.
+    more = _names("My Table!", "my table", "my_table", "MY-TABLE", "orders")
+    assert {k: more[k] for k in three} == three
+    assert _names("orders", "products") == {"orders": "Order", "products": "Product"}
+    assert _names("orders", "products", "my table")["orders"] == "Order"
+    # Two non-exact colliders: both suffixed, each from its own name (no positional 2, 3).
+    pair = _names("My Table!", "my table")
+    assert pair == {k: three[k] for k in pair}
+
+
+def test_model_exports_are_stable_when_a_collection_is_added() -> None:
+    before = _render(_snap(USERS))["shop/__init__.py"]
+    other = CollectionSpec(name="user", kind="table", fields=(_field("id", LogicalType.INT),))
+    after = _render(_snap(USERS, other))["shop/__init__.py"]
+    # users was User until a table called exactly ``user`` appeared; then ``user`` owns it.
+    assert '"User",' in before and '"User",' in after
+    unrelated = CollectionSpec(name="audit", kind="table", fields=(_field("id", LogicalType.INT),))
+    assert set(_exports(before)) <= set(
+        _exports(_render(_snap(USERS, unrelated))["shop/__init__.py"])
+    )
+
+
+def _exports(init: str) -> list[str]:
+    return [line.strip().strip('",') for line in init.split("__all__ = [", 1)[1].splitlines()[1:-1]]
+
+
+# -- read models accept what the source stores ------------------------------------------------
+
+
+def test_semantic_strings_are_plain_str_on_read_and_checked_on_write() -> None:
+    coll = CollectionSpec(
+        name="members",
+        kind="table",
+        primary_key=("id",),
+        fields=(
+            _field("id", LogicalType.INT, nullable=False, required=True),
+            FieldSpec(
+                name="email", type=TypeSpec(kind=LogicalType.STR, semantic="email"), nullable=False
+            ),
+            FieldSpec(name="site", type=TypeSpec(kind=LogicalType.STR, semantic="url")),
+            FieldSpec(name="ip", type=TypeSpec(kind=LogicalType.STR, semantic="ipv4")),
+            FieldSpec(name="ref", type=TypeSpec(kind=LogicalType.STR, semantic="uuid")),
+            FieldSpec(
+                name="emails",
+                type=TypeSpec(
+                    kind=LogicalType.ARRAY, items=TypeSpec(kind=LogicalType.STR, semantic="email")
+                ),
+            ),
+        ),
+    )
+    plan = plan_source(
+        _snap(coll), snapshot_path="s.json", snapshot_text="", options=GenerateOptions()
+    )
+    read, create, update = plan.collections[0].models[-3:]
+    ann = {m.name: {f.name: f.annotation for f in m.fields} for m in (read, create, update)}
+    assert ann["Member"] == {
+        "id": "int",
+        "email": "str",
+        "site": "str | None",
+        "ip": "str | None",
+        "ref": "str | None",
+        "emails": "list[str] | None",
+    }
+    for name in ("MemberCreate", "MemberUpdate"):
+        assert "pydantic.EmailStr" in ann[name]["email"]
+        assert ann[name]["site"].startswith("pydantic.AnyHttpUrl")
+        assert ann[name]["ip"].startswith("ipaddress.IPv4Address")
+        assert ann[name]["ref"].startswith("uuid.UUID")
+        assert ann[name]["emails"].startswith("list[pydantic.EmailStr]")
+    strict = plan_source(
+        _snap(coll),
+        snapshot_path="s.json",
+        snapshot_text="",
+        options=GenerateOptions(constraints_on_read=True),
+    )
+    assert strict.collections[0].models[-3].fields[1].annotation == "pydantic.EmailStr"
+
+
+def test_one_bad_stored_value_does_not_break_reading(tmp_path: Path) -> None:
+    pkg = GOLDEN / "sqlite_shop" / "expected"
+    shutil.copytree(pkg, tmp_path / "shop_golden")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        models = importlib.import_module("shop_golden.shop.models")
+        row = {
+            "id": 1,
+            "email": "not an email",
+            "name": "x",
+            "balance": "1.00",
+            "tier": "gold",
+            "created_at": "2024-01-01T00:00:00",
+            "website": "nope",
+            "is_active": True,
+        }
+        got = models.Customer.from_source(row)
+        assert got.email == "not an email" and got.website == "nope"
+        with pytest.raises(ValueError):
+            models.CustomerCreate.from_source(row)
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m.startswith("shop_golden")]:
+            del sys.modules[name]
+
+
+# -- unions are built from members, not by splitting spellings ---------------------------------
+
+
+def test_union_with_an_array_of_a_union() -> None:
+    inner = TypeSpec(
+        kind=LogicalType.UNION,
+        variants=(TypeSpec(kind=LogicalType.INT), TypeSpec(kind=LogicalType.STR)),
+    )
+    outer = TypeSpec(
+        kind=LogicalType.UNION,
+        variants=(
+            TypeSpec(kind=LogicalType.STR),
+            TypeSpec(kind=LogicalType.ARRAY, items=inner),
+            TypeSpec(kind=LogicalType.INT),
+            inner,  # a nested union flattens into its members (int, str: already there)
+            TypeSpec(kind=LogicalType.NULL),
+        ),
+    )
+    coll = CollectionSpec(
+        name="things", kind="collection", fields=(FieldSpec(name="v", type=outer, required=True),)
+    )
+    plan = plan_source(
+        _snap(coll, kind="mongo"),
+        snapshot_path="s.json",
+        snapshot_text="",
+        options=GenerateOptions(),
+    )
+    read = plan.collections[0].models[-3]
+    assert read.fields[0].annotation == "str | list[int | str] | int | None"
+    files = _render(_snap(coll, kind="mongo"))
+    compile(files["shop/models.py"], "models.py", "exec")
+    assert "v: str | list[int | str] | int | None" in files["shop/models.py"]
+
+
+# -- empty sources --------------------------------------------------------------------------
+
+
+def test_snapshot_without_collections_still_renders_valid_code() -> None:
+    for snap in (_snap(), _snap(CollectionSpec(name="empty", kind="collection", fields=()))):
+        files = _render(snap)
+        for rel, text in files.items():
+            compile(text, rel, "exec")
+            assert format_code(text) == text, rel
+            assert "import (\n)" not in text
+
+
+def test_load_snapshots_refuses_a_snapshot_without_collections(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "empty.json").write_text(dumps_snapshot(_snap(name="empty")), encoding="utf-8")
+    project = SimpleNamespace(schemas_dir=schemas, root=tmp_path)
+    with pytest.raises(SnapshotError) as err:
+        load_snapshots(project)  # type: ignore[arg-type]
+    assert err.value.location == "$.collections"
+    assert "empty.json" in str(err.value) and "no collections" in str(err.value)
+
+
+# -- prune removes the folders it empties --------------------------------------------------------
+
+
+def test_prune_removes_directories_it_emptied_and_only_those(tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    two = render_all(
+        [
+            (_snap(USERS, name="shop"), "schemas/shop.json", "a"),
+            (_snap(USERS, name="old"), "schemas/old.json", "b"),
+        ]
+    )
+    write_tree(out, two, prune=True)
+    # Importing leaves bytecode behind: still "ours".
+    (out / "old" / "__pycache__").mkdir()
+    (out / "old" / "__pycache__" / "models.cpython-311.pyc").write_bytes(b"\0")
+    (out / "keep" / "deep").mkdir(parents=True)
+    (out / "keep" / "deep" / "models.py").write_text(HEADER_PREFIX + " from x\n")
+    (out / "keep" / "notes.txt").write_text("mine\n")
+    (out / "handmade").mkdir()
+    one = render_all([(_snap(USERS, name="shop"), "schemas/shop.json", "a")])
+    report = write_tree(out, one, prune=True)
+    assert set(report.removed) == {
+        "old/__init__.py",
+        "old/models.py",
+        "old/repos.py",
+        "keep/deep/models.py",
+    }
+    assert not (out / "old").exists()
+    assert not (out / "keep" / "deep").exists()
+    assert (out / "keep" / "notes.txt").exists()  # a hand-written file keeps its folder
+    assert (out / "handmade").is_dir()  # never held generated files: left alone
+    assert (out / "shop" / "models.py").exists() and out.is_dir()

@@ -259,3 +259,17 @@ def test_bounded_memory_on_a_large_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert made[0].distinct.tracked <= 1024 and made[0].distinct.overflowed
     assert made[1].distinct.tracked == 7
     assert spec.field("label").type.kind is LogicalType.ENUM
+
+
+def test_ragged_rows_are_refused_with_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2\n3,4,5\n", encoding="utf-8")
+    with pytest.raises(InspectError, match=r"ragged\.csv:3: 3 cells but 2 header columns"):
+        inspect_csv(path, name="r")
+
+
+def test_binary_file_is_not_a_csv(tmp_path: Path) -> None:
+    path = tmp_path / "blob.csv"
+    path.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00binary,stuff\n")
+    with pytest.raises(InspectError, match="binary file, not a CSV"):
+        inspect_csv(path, name="b")

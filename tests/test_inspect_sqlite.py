@@ -592,3 +592,13 @@ def test_unmappable_declared_types_defer_to_values() -> None:
     assert map_declared_type("") is None
     assert map_declared_type("MONEY") is None
     assert map_declared_type("GEOMETRY") is None
+
+
+def test_wide_numeric_columns_warn_about_sqlite_precision(tmp_path: Path) -> None:
+    path = tmp_path / "money.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, small NUMERIC(10,2), big NUMERIC(30,10))")
+    con.close()
+    snap = inspect_sqlite(path, name="money")
+    assert [w for w in snap.warnings if "t.big" in w and "REAL" in w]
+    assert not [w for w in snap.warnings if "t.small" in w]

@@ -151,3 +151,30 @@ async def test_missing_driver_names_the_extra(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "aiosqlite", None)
     with pytest.raises(MissingDriverError, match=r"xrepo\[sqlite\]"):
         await SQLiteBackend(":memory:").connect()
+
+
+class Blank(XObjPrototype):
+    id: int
+    blank: str | None = Field(default=None, alias="")
+
+
+class BlankRepo(ConnectedRepo[Blank, Blank, Blank, dict[str, Any], str]):
+    model = Blank
+    create_model = Blank
+    update_model = Blank
+    metadata = RepoMetadata(name="blank", collection="", primary_key=("id",))
+
+
+async def test_empty_identifiers_are_quoted_for_sqlite(tmp_path: Path) -> None:
+    # SQLite allows a table and a column named "" (PostgreSQL does not): still usable.
+    path = tmp_path / "blank.db"
+    con = sqlite3.connect(path)
+    con.execute('CREATE TABLE "" (id INTEGER PRIMARY KEY, "" TEXT)')
+    con.close()
+    async with SQLiteBackend(path) as db:
+        repo = BlankRepo(db)
+        await repo.create({"id": 1, "": "x"})
+        await repo.create({"id": 2})
+        got = await repo.read(1)
+        assert got is not None and got.blank == "x"
+        assert [b.id for b in await repo.list({"blank": None})] == [2]

@@ -29,7 +29,7 @@ CustomerTier = typing.Literal[
 # customers
 class Customer(XObjPrototype):
     id: int
-    email: pydantic.EmailStr
+    email: str
     full_name: str
     tier: CustomerTier
     website: str | None = None

@@ -18,11 +18,23 @@ from pydantic import BaseModel
 from ..errors import QueryError
 from ..query.ast import MatchAll, Node
 from ..query.fields import FieldTable
+from ..query.predicate import compile_filter
 from ..query.values import MISSING, Fan, getter
 from .order import null_key
-from .stages import Docs, LookupStage, MatchStage, Stage, _set_path, parse_stage
+from .stages import (
+    Docs,
+    GroupStage,
+    LookupStage,
+    MatchStage,
+    SortByCountStage,
+    Stage,
+    _set_path,
+    parse_stage,
+)
 
 Row = dict[str, Any]
+#: Stages whose output documents are input documents (not copies).
+_PASS_THROUGH = frozenset({"$match", "$sort", "$skip", "$limit"})
 #: ``fetch(collection, foreign_field, local_values)`` → (foreign rows as stored — at least those
 #: whose field may equal one of the values —, how to turn a local value into a stored one).
 Fetch = Callable[[str, str, Sequence[Any]], Awaitable[tuple[list[Row], Callable[[Any], Any]]]]
@@ -80,13 +92,45 @@ class Pipeline:
         return [f"{s.index}:{s.op}" for s in self.stages[:upto]]
 
     async def run(self, rows: Iterable[Mapping[str, Any]], fetch: Fetch) -> list[Row]:
-        """Run every stage after ``where`` on ``rows`` (source-keyed, ``where`` applied)."""
-        return await self.resume(self.to_python(rows), self.start, fetch)
+        """Run every stage after ``where`` on ``rows`` (source-keyed, ``where`` applied).
+
+        ``rows`` may be a backend's stored, read-only rows: no stage changes a document it is
+        given (each builds new ones), so they are read in place.  Only when every stage passes
+        documents through unchanged (``$match``, ``$sort``, ``$skip``, ``$limit``) are the
+        results copied, so that aggregate results are always the caller's own dicts.
+        """
+        docs = await self.resume(self.to_python(rows), self.start, fetch)
+        if self.rename is None and all(s.op in _PASS_THROUGH for s in self.stages[self.start :]):
+            return [dict(d) for d in docs]
+        return docs
+
+    async def run_stored(
+        self, rows: Iterable[Mapping[str, Any]], present: frozenset[str], fetch: Fetch
+    ) -> list[Row]:
+        """Run the whole pipeline, ``where`` included, over a backend's stored rows.
+
+        For backends that keep rows in memory (read-only, source-keyed, ``where`` *not*
+        applied; ``present``: top-level keys every row holds).  ``where`` runs as the compiled
+        filter's scan (:func:`~xrepo.runtime.query.predicate.compile_filter`), and when it
+        matches everything a leading ``$group`` reads ``rows`` directly: no list of the rows
+        is built at all.
+        """
+        first = self.stages[self.start] if self.start < len(self.stages) else None
+        if (
+            isinstance(self.where, MatchAll)
+            and self.rename is None
+            and isinstance(first, GroupStage | SortByCountStage)
+            and first.run is not None
+        ):
+            docs = first.run(rows)  # type: ignore[arg-type]  # the group scan takes any iterable
+            return await self.resume(docs, self.start + 1, fetch)
+        return await self.run(compile_filter(self.where, present).scan(rows), fetch)
 
     def to_python(self, rows: Iterable[Mapping[str, Any]]) -> Docs:
+        """``rows`` keyed by Python names: renamed copies, or the rows themselves (read only)."""
         rename = self.rename
         if rename is None:
-            return [dict(r) for r in rows]
+            return rows if isinstance(rows, list) else list(rows)  # type: ignore[arg-type]
         return [rename(r) for r in rows]
 
     async def resume(self, docs: Docs, at: int, fetch: Fetch) -> list[Row]:

@@ -20,7 +20,7 @@ import contextlib
 import decimal
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -252,6 +252,8 @@ class _Builder:
         self.level = _base_level(pipe, table_sql, d)
         self.level.where.append(self.c.where(pipe.where))
         self.wraps = 0
+        #: Index of the first stage not pushed.
+        self.pushed = pipe.start
 
     # -- rendering -----------------------------------------------------------------------------
     def render(self, level: _Level) -> str:
@@ -497,9 +499,25 @@ def compile_pushdown(pipe: Pipeline, dialect: Dialect, table_sql: str) -> Pushdo
     :class:`UnsupportedQueryError` if the leading ``$match`` itself has no SQL form (a repo
     never loads a whole table to filter it in Python).
     """
+    b = _build(pipe, dialect, table_sql, pipe.stages[pipe.start :])
+    pushed = b.pushed
+    dead = _dead_sorts(pipe.stages[pipe.start : pushed])
+    if dead:
+        # A $sort that a pushed $group/$count/$sortByCount makes moot renders no ORDER BY, but
+        # the parameters of its key (a JSON path) would still be bound: build again without it.
+        kept = [s for s in pipe.stages[pipe.start : pushed] if s.index not in dead]
+        again = _build(pipe, dialect, table_sql, kept)
+        if again.pushed == pushed:
+            b = again
+    sql = b.render(b.level)
+    return Pushdown(sql, list(b.c.params), pushed, dict(b.level.cols))
+
+
+def _build(pipe: Pipeline, dialect: Dialect, table_sql: str, stages: Sequence[Stage]) -> _Builder:
+    """Push ``stages`` in order until one is not pushable; ``pushed`` says how far it got."""
     b = _Builder(pipe, dialect, table_sql)
-    pushed = pipe.start
-    for stage in pipe.stages[pipe.start :]:
+    b.pushed = pipe.start
+    for stage in stages:
         lv = b.level
         saved = replace(
             lv, where=list(lv.where), group_by=list(lv.group_by), having=list(lv.having),
@@ -512,9 +530,24 @@ def compile_pushdown(pipe: Pipeline, dialect: Dialect, table_sql: str) -> Pushdo
             b.level, b.wraps = saved, wraps
             del b.c.params[n_params:]
             break
-        pushed = stage.index + 1
-    sql = b.render(b.level)
-    return Pushdown(sql, list(b.c.params), pushed, dict(b.level.cols))
+        b.pushed = stage.index + 1
+    return b
+
+
+def _dead_sorts(stages: Sequence[Stage]) -> set[int]:
+    """Indexes of ``$sort`` stages followed by a grouping stage with no ``$skip``/``$limit``
+    between (the grouping discards their order)."""
+    dead: set[int] = set()
+    pending: list[int] = []
+    for stage in stages:
+        if isinstance(stage, SortStage):
+            pending.append(stage.index)
+        elif isinstance(stage, PageStage):
+            pending = []
+        elif isinstance(stage, GroupStage | CountStage | SortByCountStage):
+            dead.update(pending)
+            pending = []
+    return dead
 
 
 __all__ = ["Col", "Pushdown", "compile_pushdown"]

@@ -17,10 +17,11 @@ from pydantic import BaseModel
 from ..query.ast import FieldRef, MatchAll, Node
 from ..query.fields import FieldInfo, FieldTable
 from ..query.parse import parse_filter
-from ..query.predicate import compile_predicate
+from ..query.predicate import compile_filter
 from ..query.values import MISSING, getter
 from .accumulators import Accumulator, parse_accumulator
 from .expr import Expr, Scope, compile_expr, compile_path, field_path
+from .fastgroup import compile_group
 from .order import null_key
 
 Docs = list[dict[str, Any]]
@@ -190,14 +191,9 @@ def _match(index: int, spec: Any, known: frozenset[str] | None, table: FieldTabl
         if str(exc).startswith(scope.where):
             raise
         raise scope.error(str(exc)) from None
-    pred = compile_predicate(where)
+    run = compile_filter(where).scan if table is None else None
 
-    def run(docs: Docs) -> Docs:
-        return [d for d in docs if pred(d)]
-
-    return MatchStage(
-        index=index, op="$match", spec=spec, known=known, run=None if table else run, where=where
-    )
+    return MatchStage(index=index, op="$match", spec=spec, known=known, run=run, where=where)
 
 
 # -- $project / $unset / $addFields ------------------------------------------------------------
@@ -354,7 +350,10 @@ def _add_fields(index: int, op: str, spec: Any, known: frozenset[str] | None) ->
 
 
 # -- $group / $sortByCount / $count ------------------------------------------------------------
-def _grouper(key: Expr, accs: Sequence[Accumulator]) -> Run:
+def general_grouper(key: Expr, accs: Sequence[Accumulator]) -> Run:
+    """The reference ``$group``: one state object per group and accumulator.  Stages run the
+    generated equivalent (:mod:`.fastgroup`); tests compare the two."""
+
     def run(docs: Docs) -> Docs:
         groups: dict[Any, tuple[Any, list[Any]]] = {}
         for doc in docs:
@@ -380,7 +379,7 @@ def _group(index: int, spec: Any, known: frozenset[str] | None) -> Stage:
     scope = Scope(f"pipeline[{index}] ($group)", known)
     if not isinstance(spec, Mapping) or "_id" not in spec:
         raise scope.error("$group needs an _id (null, a field path or an object of expressions)")
-    key = compile_expr(spec["_id"], scope)
+    compile_expr(spec["_id"], scope)  # validates the key
     accs = []
     for name, sub in spec.items():
         if name == "_id":
@@ -391,7 +390,8 @@ def _group(index: int, spec: Any, known: frozenset[str] | None) -> Stage:
         accs.append(parse_accumulator(name, sub, scope))
     known_after = frozenset(["_id", *(a.name for a in accs)])
     return GroupStage(
-        index=index, op="$group", spec=spec, known=known_after, run=_grouper(key, accs),
+        index=index, op="$group", spec=spec, known=known_after,
+        run=compile_group(spec["_id"], accs, scope).run,
         key=spec["_id"], accumulators=tuple(accs),
     )  # fmt: skip
 
@@ -401,7 +401,8 @@ def _sort_by_count(index: int, spec: Any, known: frozenset[str] | None) -> Stage
     if field_path(spec) is None and not (isinstance(spec, Mapping) and spec):
         raise scope.error(f"$sortByCount takes a field path or an expression, got {spec!r}")
     count = parse_accumulator("count", {"$sum": 1}, scope)
-    group = _grouper(compile_expr(spec, scope), [count])
+    compile_expr(spec, scope)  # validates the key
+    group = compile_group(spec, [count], scope).run
 
     def run(docs: Docs) -> Docs:
         return sorted(group(docs), key=lambda d: -d["count"])
@@ -588,5 +589,6 @@ __all__ = [
     "SortByCountStage",
     "SortStage",
     "Stage",
+    "general_grouper",
     "parse_stage",
 ]

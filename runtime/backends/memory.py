@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConstraintError
 from ..query.ast import And, Compare, FieldRef, In, Node, Query
+from ..query.cursor import after_predicate
 from ..query.predicate import compile_filter
 from ..query.sort import order_rows
 from ..query.values import MISSING, getter, type_class
@@ -186,6 +187,9 @@ class MemoryBackend(BackendBase):
         """Synchronous :meth:`select` (benchmarks and in-process callers)."""
         table = self._table(coll)
         rows = self._rows(table, query.where)
+        if query.after is not None:
+            beyond = after_predicate(query.sort, query.after)
+            rows = [r for r in rows if beyond(r)]
         if query.sort:
             end = None if query.limit is None else query.skip + query.limit
             rows = order_rows(rows, query.sort, end)
@@ -266,13 +270,17 @@ class MemoryBackend(BackendBase):
     async def aggregate(self, coll: Collection, pipeline: Pipeline) -> list[Row]:
         """The leading ``$match`` through :meth:`select` (hash indexes apply), the rest in
         memory; ``$lookup`` reads another collection of this backend (same namespace)."""
-        rows = await self.select(coll, Query(pipeline.where))
 
         async def fetch(name: str, path: str, values: Sequence[Any]) -> tuple[list[Row], Any]:
             if (coll.namespace, name) not in self._tables:
                 return [], _same
             return await self.select(Collection(name, coll.namespace), Query()), _same
 
+        table = self._table(coll)
+        if not table.copy_out and self._lookup(table, pipeline.where) is None:
+            # No index helps: scan the stored (read-only) rows once, without a row list.
+            return await pipeline.run_stored(table.rows.values(), table.present, fetch)
+        rows = await self.select(coll, Query(pipeline.where))
         return await pipeline.run(rows, fetch)
 
 

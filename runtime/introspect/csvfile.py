@@ -124,6 +124,9 @@ def inspect_csv(
     if not path.is_file():
         raise InspectError(f"{path}: no such CSV file (check the source's path)")
     try:
+        with path.open("rb") as raw:
+            if b"\x00" in raw.read(65536):
+                raise InspectError(f"{path}: contains NUL bytes: a binary file, not a CSV")
         encoding = detect_encoding(path)
         delimiter, quotechar = detect_dialect(_prefix(path, encoding))
         return _inspect(
@@ -164,13 +167,18 @@ def _inspect(
         names = header_names(header)
         width = len(names)
         accs = [FieldAccumulator(text=True, enum_max=enum_max) for _ in names]
-        rows = ragged = 0
+        rows = 0
         for cells in reader:
             if not cells:
                 continue
             rows += 1
             if len(cells) != width:
-                ragged += 1
+                # The runtime refuses such rows when reading: say so now, with the line.
+                raise InspectError(
+                    f"{path}:{reader.line_num}: {len(cells)} cells but {width} header columns "
+                    "(every row needs one cell per header column; quote cells holding "
+                    f"{delimiter!r})"
+                )
             if rows <= sample_rows:
                 for i, acc in enumerate(accs):
                     cell = cells[i] if i < len(cells) else None
@@ -179,8 +187,6 @@ def _inspect(
                 progress.update(rows, None)
     if progress is not None:
         progress.update(rows, rows)
-    if ragged:
-        warnings.append(f"{path.name}: {ragged} rows do not have {width} cells")
     fields = tuple(
         acc.to_field(n).model_copy(update={"source_type": "inferred"})
         for n, acc in zip(names, accs, strict=True)

@@ -288,6 +288,10 @@ def _split_checks(
     return enums, checks
 
 
+#: Significant digits an IEEE double keeps exactly: what NUMERIC affinity stores beyond integers.
+_EXACT_DIGITS = 15
+
+
 def _field_type(
     table: str,
     col: _Column,
@@ -303,6 +307,12 @@ def _field_type(
         semantic = values.semantic() if declared.kind == LogicalType.STR else None
         if semantic is not None:
             declared = declared.model_copy(update={"semantic": semantic})
+        if declared.kind == LogicalType.DECIMAL and (declared.precision or 0) > _EXACT_DIGITS:
+            warnings.append(
+                f"{table}.{col.name}: {col.declared} holds more digits than SQLite keeps exactly: "
+                f"NUMERIC affinity stores numbers as 8-byte REAL (~{_EXACT_DIGITS} digits); "
+                "declare the column TEXT to keep every digit"
+            )
         return declared, False
     inferred = values.to_type()
     if inferred.kind == LogicalType.UNKNOWN:

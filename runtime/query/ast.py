@@ -144,14 +144,18 @@ class SortKey:
 class Query:
     """A whole read: filter, order (primary key appended as tiebreaker), paging.
 
-    Keyset pagination (issue 3) adds an ``after`` cursor: the sort-key values of the last row
-    seen, compiled to ``(k1, k2, ...) > (v1, v2, ...)`` with the directions taken into account.
+    Keyset pagination: ``after`` holds the sort-key values (one per ``sort`` key, typed like
+    filter values) of the last row seen; only rows strictly after that position in the
+    ``sort`` order are read, before ``skip``/``limit`` apply.  Compiled to
+    ``(k1, k2, ...) > (v1, v2, ...)`` or an OR-chain when directions or NULLs need it
+    (:mod:`.cursor`).
     """
 
     where: Node = field(default_factory=MatchAll)
     sort: tuple[SortKey, ...] = ()
     skip: int = 0
     limit: int | None = None
+    after: tuple[Any, ...] | None = None
 
 
 def conjoin(*nodes: Node) -> Node:

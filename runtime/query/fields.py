@@ -110,6 +110,16 @@ def _unwrap(tp: Any) -> Any:
             return tp
 
 
+_PYDANTIC_TEMPORAL: dict[str, Kind] = {
+    "AwareDatetime": "datetime",
+    "NaiveDatetime": "datetime",
+    "PastDatetime": "datetime",
+    "FutureDatetime": "datetime",
+    "PastDate": "date",
+    "FutureDate": "date",
+}
+
+
 def _scalar_kind(tp: Any) -> tuple[Kind, type[enum.Enum] | None]:
     if isinstance(tp, type):
         if issubclass(tp, enum.Enum):
@@ -124,6 +134,10 @@ def _scalar_kind(tp: Any) -> tuple[Kind, type[enum.Enum] | None]:
                 return kind, None
         if tp.__module__ == "pydantic.networks":
             return "str", None
+        # pydantic's marker classes (NaiveDatetime, AwareDatetime, PastDate, ...) are not
+        # subclasses of datetime/date, yet validate to them; generated models use them.
+        if tp.__module__ == "pydantic.types" and tp.__name__ in _PYDANTIC_TEMPORAL:
+            return _PYDANTIC_TEMPORAL[tp.__name__], None
     if typing.get_origin(tp) is typing.Literal:
         literals = typing.get_args(tp)
         if all(isinstance(v, str) for v in literals):
@@ -158,7 +172,7 @@ class FieldTable:
         self.by_name: dict[str, FieldInfo] = {}
         self.by_source: dict[str, str] = {}
         for py_name, f in model.model_fields.items():
-            source = f.alias or py_name
+            source = py_name if f.alias is None else f.alias  # "" is a valid source name
             self.by_name[py_name] = _describe(py_name, (source,), f.annotation, False)
             self.by_source[source] = py_name
 

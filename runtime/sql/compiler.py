@@ -96,6 +96,10 @@ class SQLCompiler:
         return f"NOT COALESCE({sql}, {self.d.false})"
 
     def exists(self, ref: FieldRef, present: bool) -> str:
+        if ref.through_array:
+            raise UnsupportedQueryError(
+                f"field {ref.name!r}: paths through arrays of objects are not supported in SQL"
+            )
         if len(ref.path) == (0 if self._elements else 1):
             return self.d.true if present else self.d.false
         if self._elements:
@@ -196,6 +200,47 @@ class SQLCompiler:
                 self._elements.pop()
         return f"EXISTS (SELECT 1 FROM {source} WHERE {test})"
 
+    def keyset(self, keys: Sequence[SortKey], values: Sequence[Any]) -> str:
+        """Rows strictly after ``values`` in the ``keys`` order (ORDER BY's NULL placement:
+        first ascending, last descending).  All ascending without NULLs: one row-value
+        comparison (index friendly); otherwise the OR-chain
+        ``k1 ≻ v1 OR (k1 = v1 AND k2 ≻ v2) OR ...`` with NULLs spelled out."""
+        if len(keys) != len(values) or not keys:
+            raise UnsupportedQueryError("keyset: the cursor does not match the sort keys")
+        for k in keys:
+            if k.field.kind in ("any", "object") or k.field.array:
+                raise UnsupportedQueryError(f"sort {k.field.name!r}: untyped values in SQL")
+        if all(k.direction == 1 for k in keys) and all(v is not None for v in values):
+            if len(keys) == 1:
+                return f"{self.expr(keys[0].field)} > {self.value(keys[0].field, values[0])}"
+            left = ", ".join(self.expr(k.field) for k in keys)
+            right = ", ".join(self.value(k.field, v) for k, v in zip(keys, values, strict=True))
+            return f"({left}) > ({right})"
+        branches = []
+        for i, (k, v) in enumerate(zip(keys, values, strict=True)):
+            if k.direction == -1 and v is None:  # NULLs come last descending: none beyond
+                continue
+            terms = [self._tie(keys[j].field, values[j]) for j in range(i)]
+            terms.append(self._beyond(k, v))
+            branches.append("(" + " AND ".join(terms) + ")")
+        if not branches:
+            return self.d.false
+        return f"COALESCE(({' OR '.join(branches)}), {self.d.false})"
+
+    def _tie(self, ref: FieldRef, value: Any) -> str:
+        if value is None:
+            return f"{self.expr(ref)} IS NULL"
+        return f"{self.expr(ref)} = {self.value(ref, value)}"
+
+    def _beyond(self, key: SortKey, value: Any) -> str:
+        ref = key.field
+        if key.direction == 1:
+            if value is None:
+                return f"{self.expr(ref)} IS NOT NULL"
+            return f"{self.expr(ref)} > {self.value(ref, value)}"
+        e = self.expr(ref)
+        return f"({e} < {self.value(ref, value)} OR {self.expr(ref)} IS NULL)"
+
     def order_by(self, keys: Sequence[SortKey]) -> str:
         parts = []
         for k in keys:
@@ -214,7 +259,10 @@ def _null_test(node: Node) -> bool:
 # -- statements ------------------------------------------------------------------------------
 def select(d: Dialect, table: str, query: Query) -> Statement:
     c = SQLCompiler(d)
-    sql = f"SELECT * FROM {table} WHERE {c.where(query.where)}{c.order_by(query.sort)}"
+    where = c.where(query.where)  # parameters are positional: compile in text order
+    if query.after is not None:
+        where = f"({where}) AND {c.keyset(query.sort, query.after)}"
+    sql = f"SELECT * FROM {table} WHERE {where}{c.order_by(query.sort)}"
     limit = c.param(query.limit) if query.limit is not None else None
     offset = c.param(query.skip) if query.skip else None
     paging = d.limit_offset(limit, offset)

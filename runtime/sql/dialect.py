@@ -86,8 +86,9 @@ def _json_default(value: Any) -> Any:
 class SQLiteDialect(Dialect):
     """SQLite ≥ 3.35: ``?`` placeholders, JSON1 functions, a Python ``regexp`` function.
 
-    Storage: Decimal → TEXT (compared through ``CAST(... AS NUMERIC)``, i.e. as 8-byte floats:
-    more than ~15 significant digits are not compared exactly), date/time → ISO text, datetime
+    Storage: Decimal → TEXT (a NUMERIC-affinity column turns it into INTEGER or REAL, keeping
+    ~15 significant digits and dropping trailing zeros — the inspector warns — and compares it
+    through ``CAST(... AS NUMERIC)`` as an 8-byte float), date/time → ISO text, datetime
     → ISO text with a space separator (SQLite's own convention), timezone-aware values first
     converted to UTC so that text order is time order; bool → 0/1; UUID → text; timedelta →
     seconds (REAL); lists/dicts → JSON text.
@@ -96,6 +97,12 @@ class SQLiteDialect(Dialect):
     name = "sqlite"
     true = "1"
     false = "0"
+
+    def quote(self, ident: str) -> str:
+        """SQLite accepts the empty identifier ``""`` (PostgreSQL does not); NUL is refused."""
+        if ident == "":
+            return '""'
+        return super().quote(ident)
 
     def placeholder(self, index: int) -> str:
         return "?"

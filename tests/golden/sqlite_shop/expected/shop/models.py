@@ -31,7 +31,7 @@ class Category(XObjPrototype):
     code: str
     parent_code: str | None = None
     label: str
-    server_ip: ipaddress.IPv4Address | None = None
+    server_ip: str | None = None
     mystery: typing.Any | None = None
 
 
@@ -167,7 +167,7 @@ CustomerTier = typing.Literal[
 # customers
 class Customer(XObjPrototype):
     id: int
-    email: pydantic.EmailStr
+    email: str
     name: str
     balance: decimal.Decimal
     tier: CustomerTier
@@ -175,7 +175,7 @@ class Customer(XObjPrototype):
     created_at: pydantic.NaiveDatetime
     updated_at: pydantic.NaiveDatetime | None = None
     deleted_at: pydantic.NaiveDatetime | None = None
-    website: pydantic.AnyHttpUrl | None = None
+    website: str | None = None
     is_active: bool
 
 

@@ -1,0 +1,16 @@
+"""Resources (the seed's XResource): where a repo's data lives, and what schema it has."""
+
+from .base import MaterializedResource, ResourceBase, XResource
+from .files import CsvResource, JsonResource
+from .memory import MemoryResource
+from .sqlite import SQLiteResource
+
+__all__ = [
+    "CsvResource",
+    "JsonResource",
+    "MaterializedResource",
+    "MemoryResource",
+    "ResourceBase",
+    "SQLiteResource",
+    "XResource",
+]
