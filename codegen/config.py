@@ -29,6 +29,8 @@ class SourceConfig(BaseModel):
     path: str | None = None
     #: Name of the environment variable holding the connection URL (never the URL itself).
     url_env: str | None = None
+    #: Servers with namespaces (PostgreSQL schemas): which to inspect.
+    schemas: tuple[str, ...] = ("public",)
     include: tuple[str, ...] = ("*",)
     exclude: tuple[str, ...] = ()
     sample_rows: int = Field(default=10_000, gt=0)

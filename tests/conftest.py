@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -33,3 +34,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         if name.startswith("test_") and callable(report):
             for line in report():
                 terminalreporter.write_line(line)
+
+
+@pytest.fixture
+def pg_dsn() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test (dropped afterwards)."""
+    from pg import fresh_database
+
+    with fresh_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="session")
+def chinook_dsn() -> Iterator[str]:
+    """Chinook (../shared/datasets) loaded once per session into its own database. Read-only
+    by convention: tests that write use ``pg_dsn`` or a transaction they roll back."""
+    from pg import fresh_database, load_chinook
+
+    with fresh_database("xrepo_chinook") as dsn:
+        load_chinook(dsn)
+        yield dsn

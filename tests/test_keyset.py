@@ -251,3 +251,23 @@ async def test_memory_backend_applies_after_before_skip() -> None:
     rest = await repo.list(sort=[("a", 1)], after=first.next_cursor, skip=1)
     assert [r.id for r in first.items] == [5, 4] and [r.id for r in rest] == [2, 1]
     assert isinstance(repo.backend, MemoryBackend)
+
+
+class Loose(XObjPrototype):
+    id: int
+    v: Any = None
+
+
+class LooseRepo(MaterializedRepo[Loose, Loose, Loose, dict[str, Any], str]):
+    model = create_model = update_model = Loose
+    metadata = RepoMetadata(name="loose", collection="loose", primary_key=("id",))
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+async def test_memory_keyset_on_untyped_mixed_values(direction: int) -> None:
+    values: list[Any] = [3, "b", None, 1.5, True, "a", None, 2, False, "b", 0]
+    repo = LooseRepo([{"id": i, "v": v} for i, v in enumerate(values, 1)])
+    sort: Any = [("v", direction)]
+    full = [r.id for r in await repo.list(sort=sort)]
+    got, _ = await page_through(repo, None, sort, 3)
+    assert got == full and sorted(got) == list(range(1, len(values) + 1))
