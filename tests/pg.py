@@ -75,11 +75,7 @@ def chinook_script() -> str:
     """The dataset's script minus its own DROP/CREATE DATABASE and ``\\c``: it loads into the
     database we give it (parallel runs never share one)."""
     lines = CHINOOK_SQL.read_text(encoding="utf-8").splitlines()
-    keep = [
-        ln
-        for ln in lines
-        if not ln.startswith(("DROP DATABASE", "CREATE DATABASE", "\\c "))
-    ]
+    keep = [ln for ln in lines if not ln.startswith(("DROP DATABASE", "CREATE DATABASE", "\\c "))]
     return "\n".join(keep) + "\n"
 
 
