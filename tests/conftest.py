@@ -54,3 +54,38 @@ def chinook_dsn() -> Iterator[str]:
     with fresh_database("xrepo_chinook") as dsn:
         load_chinook(dsn)
         yield dsn
+
+
+@pytest.fixture(scope="session")
+def mongo_url() -> Iterator[str]:
+    """A MongoDB server for the session (see tests/mongo.py)."""
+    from mongo import mongo_server
+
+    with mongo_server() as url:
+        yield url
+
+
+@pytest.fixture
+def mongo_db(mongo_url: str) -> Iterator[tuple[str, str]]:
+    """(url, database name) of a fresh database for one test, dropped afterwards."""
+    from mongo import database_name
+    from pymongo import MongoClient
+
+    name = database_name()
+    yield mongo_url, name
+    with MongoClient(mongo_url) as client:
+        client.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def mongo_datasets(mongo_url: str) -> Iterator[tuple[str, str]]:
+    """(url, database) holding books, restaurant, grades and products from ../shared/datasets.
+    Read-only by convention."""
+    from mongo import database_name, load_dataset
+    from pymongo import MongoClient
+
+    name = database_name("xrepo_datasets")
+    load_dataset(mongo_url, name, ("books", "restaurant", "grades", "products"))
+    yield mongo_url, name
+    with MongoClient(mongo_url) as client:
+        client.drop_database(name)
