@@ -89,3 +89,14 @@ def mongo_datasets(mongo_url: str) -> Iterator[tuple[str, str]]:
     yield mongo_url, name
     with MongoClient(mongo_url) as client:
         client.drop_database(name)
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[tuple[str, str]]:
+    """(url, key prefix) unique to one test; its keys are deleted afterwards."""
+    from redis_server import delete_prefix, redis_url, server_or_skip, unique_prefix
+
+    server_or_skip()
+    prefix = unique_prefix()
+    yield redis_url(), prefix
+    delete_prefix(prefix)
