@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -104,6 +105,10 @@ class IndexSpec(_Frozen):
     partial: str | None = None
     #: True when some key is an expression rather than a column.
     expression: bool = False
+    #: Documents lacking the indexed field(s) are left out of the index (MongoDB ``sparse``).
+    sparse: bool = False
+    #: TTL index: documents expire this many seconds after the indexed date (MongoDB).
+    ttl_seconds: int | None = None
 
 
 class ForeignKeySpec(_Frozen):
@@ -130,14 +135,28 @@ class FieldStats(_Frozen):
     type_histogram: dict[str, int] | None = None
 
 
+class TTLStats(_Frozen):
+    """Key expiry (Redis): the share of examined keys carrying a TTL, and its spread."""
+
+    #: Keys with a TTL / keys examined.
+    share: float
+    min_seconds: float | None = None
+    median_seconds: float | None = None
+    max_seconds: float | None = None
+
+
 class CollectionStats(_Frozen):
     """Volatile: drift checks ignore it unless asked."""
 
     row_estimate: int | None = None
     size_bytes: int | None = None
+    #: Average stored size of one row / document, as the server reports it.
+    avg_size_bytes: int | None = None
     sampled: int | None = None
     #: Keyed by dotted field path (``address.city``, ``tags[]``).
     fields: dict[str, FieldStats] = Field(default_factory=dict)
+    #: Key-value sources (Redis): expiry of the examined keys.
+    ttl: TTLStats | None = None
 
 
 class FileFormat(_Frozen):
@@ -169,7 +188,8 @@ class CollectionSpec(_Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> CollectionSpec:
         names = [f.name for f in self.fields]
-        dupes = sorted({n for n in names if names.count(n) > 1})
+        # Counter, not list.count: quadratic in the field count otherwise.
+        dupes = sorted(n for n, k in Counter(names).items() if k > 1)
         if dupes:
             raise ValueError(f"collection {self.name!r}: field(s) listed twice: {dupes}")
         known = set(names)
@@ -207,7 +227,7 @@ class Snapshot(_Frozen):
     def _unique_collections(self) -> Snapshot:
         keys = [(c.namespace, c.name) for c in self.collections]
         dupes = sorted(
-            {f"{ns + '.' if ns else ''}{n}" for ns, n in keys if keys.count((ns, n)) > 1}
+            {f"{ns + '.' if ns else ''}{n}" for (ns, n), k in Counter(keys).items() if k > 1}
         )
         if dupes:
             raise ValueError(f"collection(s) listed twice: {dupes}")
