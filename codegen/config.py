@@ -6,7 +6,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -17,6 +17,18 @@ CONFIG_FILES = ("xrepo.toml", "pyproject.toml")
 
 class ConfigError(ValueError):
     """Bad or missing configuration: names the file, the key and what to do."""
+
+
+class RedisPattern(BaseModel):
+    """A Redis key pattern declared in config (``user:{id}``), optionally with a JSON Schema
+    file (relative to the config file) for the value, authoritative over sampling."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pattern: str
+    kind: Literal["hash", "json"] = "hash"
+    #: Spelled ``schema`` in the file (``schema`` is taken on pydantic models).
+    schema_file: str | None = Field(default=None, alias="schema")
 
 
 class SourceConfig(BaseModel):
@@ -36,6 +48,15 @@ class SourceConfig(BaseModel):
     sample_rows: int = Field(default=10_000, gt=0)
     #: CSV: cell values read as NULL (default: the inspector's list).
     null_tokens: tuple[str, ...] | None = None
+    #: MongoDB: database (default: the URL's path), full scan instead of a sample, and the
+    #: share under which a field's minority type is a warning rather than a union member.
+    database: str | None = None
+    full_scan: bool = False
+    minority_threshold: float = Field(default=0.01, ge=0, lt=1)
+    #: Redis: key prefix, SCAN budget (keys examined at most), declared patterns.
+    prefix: str = ""
+    scan_budget: int = Field(default=100_000, gt=0)
+    patterns: tuple[RedisPattern, ...] = ()
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceConfig:

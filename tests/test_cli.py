@@ -126,7 +126,15 @@ def test_inspect_url_detects_kind(project: Path) -> None:
     [
         (("inspect", "--url", "notes.txt"), "cannot tell the source kind"),
         (("inspect", "--url", "missing.csv", "--name", "m"), "missing.csv"),
-        (("inspect", "--url", "postgresql://127.0.0.1/x", "--name", "pg"), "not supported yet"),
+        (
+            ("inspect", "--url", "postgresql://u:s3cret@127.0.0.1:1/x", "--name", "pg"),
+            "127.0.0.1:1",
+        ),
+        (("inspect", "--url", "mongodb://u:s3cret@127.0.0.1:1/x", "--name", "m"), "not reachable"),
+        (
+            ("inspect", "--url", "redis://:s3cret@127.0.0.1:1/0", "--name", "r"),
+            "cannot reach Redis",
+        ),
         (("inspect", "nosuch"), "no source named 'nosuch'"),
         (("generate",), "run `xrepo inspect` first"),
     ],
@@ -136,6 +144,7 @@ def test_bad_input_exits_2_with_one_line(project: Path, args: tuple[str, ...], n
         run(project, "init")
     line = one_line_error(run(project, *args))
     assert needle in line
+    assert "s3cret" not in line  # credentials never reach the terminal
 
 
 def test_unknown_snapshot_format_is_named(project: Path) -> None:

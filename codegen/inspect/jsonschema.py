@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from datamodel_code_generator.model.base import DataModel, DataModelFieldBase
     from datamodel_code_generator.types import DataType
 
-__all__ = ["inspect_jsonschema"]
+__all__ = ["inspect_jsonschema", "read_root_fields"]
 
 _SCALARS: dict[str, TypeSpec] = {}
 
@@ -76,6 +76,8 @@ _scalar(LogicalType.TIME, "time")
 _scalar(LogicalType.TIMEDELTA, "timedelta")
 _scalar(LogicalType.UUID, "UUID", "UUID1", "UUID3", "UUID4", "UUID5")
 _scalar(LogicalType.JSON, "Any", "object")
+# MongoDB ``$jsonSchema`` validators (mongo_validator.py) spell objectId as customTypePath
+_scalar(LogicalType.OBJECT_ID, "ObjectId")
 _scalar(LogicalType.NULL, "None")
 
 _SEMANTIC: dict[str, Semantic] = {
@@ -97,7 +99,7 @@ def inspect_jsonschema(path: Path, *, name: str) -> Snapshot:
     path = Path(path)
     if not path.is_file():
         raise InspectError(f"{path}: JSON Schema file does not exist; check the path")
-    results = _parse(path)
+    results = _parse(path.resolve(), str(path))
     reader = _Reader({m.reference.path: m for m in results})
     collections: dict[str, CollectionSpec] = {}
     for model in results:
@@ -126,7 +128,19 @@ def inspect_jsonschema(path: Path, *, name: str) -> Snapshot:
     )
 
 
-def _parse(path: Path) -> list[DataModel]:
+def read_root_fields(text: str, *, label: str) -> tuple[tuple[FieldSpec, ...], list[str]]:
+    """The fields of the root object of a JSON Schema given as text (no other documents),
+    and the reader's warnings; ``label`` names the schema in errors and warnings."""
+    results = _parse(text, label)
+    reader = _Reader({m.reference.path: m for m in results})
+    for model in results:
+        if _fragment(model) == ("", "") and _is_object_model(model):
+            fields = reader.fields_of(model, stack=(model.reference.path,), owner=label)
+            return fields, reader.warnings
+    return (), reader.warnings
+
+
+def _parse(source: Path | str, label: str) -> list[DataModel]:
     # Imported here: datamodel-code-generator is heavy and only this source kind needs it.
     from datamodel_code_generator.parser.jsonschema import JsonSchemaParser
 
@@ -134,13 +148,13 @@ def _parse(path: Path) -> list[DataModel]:
         with pywarnings.catch_warnings():
             # its warnings are about code generation choices we do not make
             pywarnings.simplefilter("ignore")
-            parser = JsonSchemaParser(path.resolve(), use_schema_description=True)
+            parser = JsonSchemaParser(source, use_schema_description=True)
             parser.parse_raw()
     except RecursionError:
-        raise InspectError(f"{path}: JSON Schema nests too deeply to read") from None
+        raise InspectError(f"{label}: JSON Schema nests too deeply to read") from None
     except Exception as exc:  # DCG raises its own Error, and ValueError/KeyError on odd input
         message = " ".join(str(exc).split()) or type(exc).__name__
-        raise InspectError(f"{path}: cannot read JSON Schema: {message}") from None
+        raise InspectError(f"{label}: cannot read JSON Schema: {message}") from None
     return list(parser.results)
 
 

@@ -149,6 +149,9 @@ class FieldAccumulator:
         self._trailing_zero = False
         self._children: Any = None  # DocumentAccumulator, built lazily (import cycle)
         self.items: FieldAccumulator | None = None
+        #: Kinds an inspector reports as rare minorities instead of widening the type with them;
+        #: they stay in the stats histogram.
+        self.ignored_kinds: frozenset[str] = frozenset()
 
     # -- feeding -------------------------------------------------------------------------------
     def add(self, value: Any) -> None:
@@ -238,7 +241,8 @@ class FieldAccumulator:
 
     def kinds(self) -> list[str]:
         """Kinds seen (null excluded) after widening, in vocabulary order."""
-        kinds = {k for k, n in self.histogram.items() if n and k != "null"}
+        ignored = self.ignored_kinds
+        kinds = {k for k, n in self.histogram.items() if n and k != "null" and k not in ignored}
         if "float" in kinds and "int" in kinds:
             kinds.discard("int")
         if "decimal" in kinds and "int" in kinds:
