@@ -6,7 +6,10 @@ built once per module and inspected once; tests that need their own shape use ``
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -20,7 +23,11 @@ from xrepo.runtime.introspect.postgres import (
     inspect_postgres,
     inspect_postgres_async,
 )
-from xrepo.runtime.introspect.postgres_catalog import quote_ident
+from xrepo.runtime.introspect.postgres_catalog import (
+    EXPORT_SNAPSHOT_SQL,
+    import_snapshot_sql,
+    quote_ident,
+)
 from xrepo.runtime.introspect.postgres_checks import bind_domain_value, parse_enum_check
 from xrepo.runtime.schema import (
     CheckSpec,
@@ -32,6 +39,7 @@ from xrepo.runtime.schema import (
     Snapshot,
     TypeSpec,
     dumps_snapshot,
+    parse_snapshot,
 )
 
 L = LogicalType
@@ -551,3 +559,171 @@ def test_parse_enum_check(definition: str, expected: Any) -> None:
 def test_bind_domain_value() -> None:
     bound = bind_domain_value("CHECK ((VALUE ~ 'VALUE'::text) AND VALUES_X)", quote_ident('a"b'))
     assert bound == 'CHECK (("a""b" ~ \'VALUE\'::text) AND VALUES_X)'
+
+
+# -- fast path: trusted construction, two connections on one snapshot --------------------------
+
+
+def _bench_schema_sql(tables: int) -> str:
+    """The benchmark's own schema (bench/postgres_inspect.py), so the test covers what is timed."""
+    path = Path(__file__).resolve().parents[1] / "bench" / "postgres_inspect.py"
+    spec = importlib.util.spec_from_file_location("_bench_postgres_inspect", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sql: str = module.schema_sql(tables)
+    return sql
+
+
+def _assert_same_as_validated(snap: Snapshot) -> None:
+    """The specs are built without re-validation: they must equal what validation builds."""
+    again = Snapshot.model_validate(snap.model_dump())
+    assert again == snap
+    assert dumps_snapshot(again) == dumps_snapshot(snap)
+    assert parse_snapshot(json.loads(dumps_snapshot(snap))) == snap
+
+
+def test_trusted_build_equals_validated_chinook_and_zoo(
+    chinook_dsn: str, features: Snapshot
+) -> None:
+    _assert_same_as_validated(features)
+    _assert_same_as_validated(inspect_postgres(chinook_dsn, name="chinook"))
+    _assert_same_as_validated(inspect_postgres(chinook_dsn, name="chinook", sample_rows=0))
+
+
+async def test_trusted_build_equals_validated_bench_schema(pg_dsn: str) -> None:
+    # One transaction over one connection: psql's autocommitted statements take 5x longer.
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(_bench_schema_sql(1000))
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    snap = await inspect_postgres_async(pg_dsn, name="bench", sample_rows=0)
+    assert len(snap.collections) == 1000
+    assert sum(len(c.fields) for c in snap.collections) == 20_000
+    _assert_same_as_validated(snap)
+
+
+class CountingBoth(CountingConnection):
+    """CountingConnection that also exposes what the two-connection path needs."""
+
+    def __init__(self, conn: Any, log: list[str], tag: str) -> None:
+        super().__init__(conn)
+        self.log = log
+        self.tag = tag
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        if query != EXPORT_SNAPSHOT_SQL:
+            self.log.append(self.tag)
+        return await self.conn.fetch(query, *args)
+
+
+async def _count_parallel(dsn: str) -> tuple[list[str], Snapshot]:
+    conn, helper = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        log: list[str] = []
+        snap = await inspect_connection(
+            CountingBoth(conn, log, "main"),
+            name="n",
+            sample_rows=0,
+            helper=CountingBoth(helper, log, "helper"),
+        )
+        return log, snap
+    finally:
+        await conn.close()
+        await helper.close()
+
+
+async def test_two_connections_same_query_count_and_snapshot(pg_dsn: str) -> None:
+    run_sql(pg_dsn, _tables_sql(5, "small_"))
+    small_log, small = await _count_parallel(pg_dsn)
+    run_sql(pg_dsn, _tables_sql(55, "more_"))
+    large_log, large = await _count_parallel(pg_dsn)
+    assert len(small.collections) == 5 and len(large.collections) == 60
+    # Five catalog queries (the snapshot export aside), split over both connections.
+    for log in (small_log, large_log):
+        assert len(log) == 5 and sorted(set(log)) == ["helper", "main"]
+    _, alone = await _count_queries(pg_dsn)
+    assert dumps_snapshot(large) == dumps_snapshot(alone)
+
+
+class DdlAfterExport:
+    """Commits DDL on a third connection right after the snapshot is exported: before the
+    helper imports it and before any catalog query runs."""
+
+    def __init__(self, conn: Any, dsn: str, ddl: str) -> None:
+        self.conn = conn
+        self.dsn = dsn
+        self.ddl = ddl
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        rows: list[Any] = await self.conn.fetch(query, *args)
+        if query == EXPORT_SNAPSHOT_SQL:
+            other = await asyncpg.connect(self.dsn)
+            try:
+                await other.execute(self.ddl)
+            finally:
+                await other.close()
+        return rows
+
+
+async def test_helper_reads_the_exported_snapshot(pg_dsn: str) -> None:
+    run_sql(pg_dsn, _tables_sql(3, "snap_"))
+    ddl = "CREATE TABLE late (id int PRIMARY KEY); ALTER TABLE snap_1 ADD COLUMN late_col int;"
+    conn, helper = await asyncpg.connect(pg_dsn), await asyncpg.connect(pg_dsn)
+    try:
+        snap = await inspect_connection(
+            DdlAfterExport(conn, pg_dsn, ddl), name="s", sample_rows=0, helper=helper
+        )
+    finally:
+        await conn.close()
+        await helper.close()
+    # Relations (read on the helper) and columns (on the main connection) both predate the DDL.
+    assert [c.name for c in snap.collections] == ["snap_0", "snap_1", "snap_2"]
+    assert [f.name for f in snap.collection("snap_1").fields] == ["id", "name", "amount", "prev_id"]
+    later = await inspect_postgres_async(pg_dsn, name="s", sample_rows=0)
+    assert "late" in [c.name for c in later.collections]
+    assert "late_col" in [f.name for f in later.collection("snap_1").fields]
+
+
+class RefusingHelper:
+    """A helper that cannot join the snapshot (as behind a pooler): the main connection reads
+    alone, and the helper is never asked for a catalog query."""
+
+    def __init__(self) -> None:
+        self.fetched = 0
+
+    async def execute(self, query: str, *args: Any) -> str:
+        raise asyncpg.PostgresError("cannot import snapshot")
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        self.fetched += 1
+        return []
+
+
+async def test_helper_that_cannot_join_falls_back(features_dsn: str, features: Snapshot) -> None:
+    conn = await asyncpg.connect(features_dsn)
+    helper = RefusingHelper()
+    try:
+        snap = await inspect_connection(conn, name="features", helper=helper)
+    finally:
+        await conn.close()
+    assert helper.fetched == 0
+    assert dumps_snapshot(snap) == dumps_snapshot(features)
+
+
+@pytest.mark.parametrize("bad", ["", "x'; DROP TABLE t; --", "00000003-0000001B-1'", "abc"])
+def test_import_snapshot_sql_accepts_only_server_ids(bad: str) -> None:
+    assert import_snapshot_sql("00000003-0000001B-1") == (
+        "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'"
+    )
+    with pytest.raises(ValueError, match="snapshot id"):
+        import_snapshot_sql(bad)

@@ -4,7 +4,11 @@ The schema comes from a fixed set of catalog queries (:mod:`.postgres_catalog`) 
 columns, the closure of their types, constraints, indexes — each taking every relation at once,
 read in one REPEATABLE READ, READ ONLY transaction so they agree with each other. The count of
 round trips is the same for 5 tables or 5,000; nothing recurses over foreign keys, so deep
-chains cannot exhaust the stack. The optional sampling step (``sample_rows > 0``) then reads up
+chains cannot exhaust the stack. :func:`inspect_postgres_async` opens a second connection
+alongside the first and splits the five queries over the two, the second importing the first's
+transaction snapshot (``pg_export_snapshot`` / ``SET TRANSACTION SNAPSHOT``) so that both read
+one catalog state; if it cannot (no connection slot, a standby, a pooler), one connection reads
+all five. The optional sampling step (``sample_rows > 0``) then reads up
 to ``sample_rows`` rows of the text columns of each table, one query per table, to find semantic
 string types (email, URL, UUID, IP) and per-column statistics; ``sample_rows=0`` skips it.
 
@@ -19,22 +23,24 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from fnmatch import fnmatchcase
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
 from xrepo.runtime.introspect.base import InspectError, Progress
 from xrepo.runtime.introspect.infer import FieldAccumulator
-from xrepo.runtime.introspect.postgres_build import Catalog, build_collection
+from xrepo.runtime.introspect.postgres_build import Catalog, build_collection, build_snapshot
 from xrepo.runtime.introspect.postgres_catalog import (
     COLUMNS_SQL,
     CONSTRAINTS_SQL,
+    EXPORT_SNAPSHOT_SQL,
     INDEXES_SQL,
     RELATIONS_SQL,
     TYPES_SQL,
+    import_snapshot_sql,
     sample_sql,
 )
 from xrepo.runtime.introspect.postgres_types import PgType, TypeMapper
@@ -44,7 +50,6 @@ from xrepo.runtime.schema import (
     FieldStats,
     LogicalType,
     Snapshot,
-    SourceInfo,
 )
 
 __all__ = [
@@ -137,6 +142,35 @@ async def _connect(asyncpg: ModuleType, url: str) -> Any:
         ) from None
 
 
+async def _connect_quietly(asyncpg: ModuleType, url: str) -> Any:
+    try:
+        return await _connect(asyncpg, url)
+    except InspectError:
+        return None
+
+
+class _Connections:
+    """The connections :func:`inspect_postgres_async` opened, closed as soon as they are done
+    with: closing waits for the server to end its backend, a wait that overlaps the build when
+    it is started before it."""
+
+    def __init__(self, conn: Any, helper: Any) -> None:
+        self.open = [c for c in (conn, helper) if c is not None]
+        self.closing: list[asyncio.Task[None]] = []
+
+    def release(self, *conns: Any) -> None:
+        for c in conns:
+            if c in self.open:
+                self.open.remove(c)
+                self.closing.append(asyncio.ensure_future(c.close()))
+
+    async def close(self) -> None:
+        self.release(*self.open)
+        for outcome in await asyncio.gather(*self.closing, return_exceptions=True):
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome
+
+
 async def inspect_postgres_async(
     url: str,
     *,
@@ -151,9 +185,28 @@ async def inspect_postgres_async(
     whose ``name`` or ``schema.name`` matches an ``include`` glob and no ``exclude`` glob."""
     asyncpg = _driver()
     dsn = _normalise(url)
-    conn = await _connect(asyncpg, dsn)
+    # The helper connection is opened alongside (no added latency) and is optional: if it
+    # cannot be had, the catalog is read on one connection.
+    opened = await asyncio.gather(
+        _connect(asyncpg, dsn), _connect_quietly(asyncpg, dsn), return_exceptions=True
+    )
+    conn, helper = opened
+    cancelled = isinstance(helper, BaseException) and not isinstance(helper, Exception)
+    if isinstance(conn, BaseException) or cancelled:
+        # The main connection failed, or the helper's connect was cancelled: close what opened.
+        for opened_conn in (conn, helper):
+            if opened_conn is not None and not isinstance(opened_conn, BaseException):
+                await opened_conn.close()
+        raise conn if isinstance(conn, BaseException) else helper
+    if isinstance(helper, BaseException):
+        helper = None  # only the optional helper failed: one connection reads everything
+    owned = _Connections(conn, helper)
+
+    def read_done() -> None:
+        owned.release(helper, *([conn] if sample_rows <= 0 else []))
+
     try:
-        return await inspect_connection(
+        return await _inspect(
             conn,
             name=name,
             schemas=schemas,
@@ -161,13 +214,15 @@ async def inspect_postgres_async(
             exclude=exclude,
             sample_rows=sample_rows,
             progress=progress,
+            helper=helper,
+            read_done=read_done,
         )
     except asyncpg.PostgresError as exc:
         raise InspectError(
             f"PostgreSQL {describe_url(dsn)}: catalog query failed: {_redact(str(exc), dsn)}"
         ) from None
     finally:
-        await conn.close()
+        await owned.close()
 
 
 def inspect_postgres(
@@ -215,23 +270,89 @@ async def read_catalog(
     schemas: Sequence[str],
     include: Sequence[str],
     exclude: Sequence[str],
+    helper: CatalogConnection | None = None,
 ) -> Catalog:
-    """Five queries, whatever the number of relations."""
-    relations = [
-        r for r in await conn.fetch(RELATIONS_SQL, list(schemas)) if _chosen(r, include, exclude)
-    ]
+    """Five queries, whatever the number of relations. With a ``helper`` (a second connection
+    reading the same snapshot as ``conn``) they run as two chains at once, of about equal
+    length: ``conn`` reads the columns (the one result that grows with the column count),
+    their types and the indexes; the helper the relations, then their constraints."""
+    if helper is None:
+        relations, oids = _choose(await conn.fetch(RELATIONS_SQL, list(schemas)), include, exclude)
+        if not oids:
+            return Catalog(relations=relations)
+        columns, types, indexes = await _read_columns(conn, schemas)
+        constraints = await conn.fetch(CONSTRAINTS_SQL, oids)
+    else:
+        # Both chains finish before either result is used or an error is raised: the helper
+        # is never left mid-query (its owner closes it next).
+        chains = await asyncio.gather(
+            _read_columns(conn, schemas),
+            _read_relations_and_constraints(helper, schemas, include, exclude),
+            return_exceptions=True,
+        )
+        for chain in chains:
+            if isinstance(chain, BaseException):
+                raise chain
+        (columns, types, indexes), (relations, constraints) = cast(
+            "tuple[tuple[list[Any], list[Any], list[Any]], tuple[list[Any], list[Any]]]", chains
+        )
     catalog = Catalog(relations=relations)
-    oids = [int(r["oid"]) for r in relations]
-    if not oids:
-        return catalog
-    columns = await conn.fetch(COLUMNS_SQL, oids)
     catalog.add(catalog.columns, columns)
-    type_oids = sorted({int(c["atttypid"]) for c in columns})
-    types = await conn.fetch(TYPES_SQL, type_oids)
-    catalog.types = {int(r["oid"]): PgType.from_row(r) for r in types}
-    catalog.add(catalog.constraints, await conn.fetch(CONSTRAINTS_SQL, oids))
-    catalog.add(catalog.indexes, await conn.fetch(INDEXES_SQL, oids))
+    catalog.set_types(PgType.from_row(r) for r in types)
+    catalog.add(catalog.constraints, constraints)
+    catalog.add(catalog.indexes, indexes)
     return catalog
+
+
+def _choose(
+    relations: list[Any], include: Sequence[str], exclude: Sequence[str]
+) -> tuple[list[Any], list[int]]:
+    """The relations the globs keep, and their oids."""
+    chosen = [r for r in relations if _chosen(r, include, exclude)]
+    return chosen, [int(r["oid"]) for r in chosen]
+
+
+async def _read_columns(
+    conn: CatalogConnection, schemas: Sequence[str]
+) -> tuple[list[Any], list[Any], list[Any]]:
+    """The columns, the types they use (by the distinct (type, typmod) pairs), the indexes."""
+    columns = await conn.fetch(COLUMNS_SQL, list(schemas))
+    if not columns:  # no columns, no indexes
+        return columns, [], []
+    pairs = sorted({(c[3], c[4]) for c in columns})
+    types = await conn.fetch(TYPES_SQL, [p[0] for p in pairs], [p[1] for p in pairs])
+    return columns, types, await conn.fetch(INDEXES_SQL, list(schemas))
+
+
+async def _read_relations_and_constraints(
+    conn: CatalogConnection,
+    schemas: Sequence[str],
+    include: Sequence[str],
+    exclude: Sequence[str],
+) -> tuple[list[Any], list[Any]]:
+    relations, oids = _choose(await conn.fetch(RELATIONS_SQL, list(schemas)), include, exclude)
+    if not oids:
+        return relations, []
+    return relations, await conn.fetch(CONSTRAINTS_SQL, oids)
+
+
+async def _share_snapshot(conn: CatalogConnection, helper: Any) -> Any:
+    """``helper`` in a REPEATABLE READ, READ ONLY transaction on ``conn``'s exported snapshot —
+    every catalog query on either connection sees one state — or None when that cannot be
+    had (a standby cannot export; a pooler may route the helper elsewhere): then ``conn``
+    reads alone. The helper's transaction ends when its owner closes it."""
+    rows = await conn.fetch(EXPORT_SNAPSHOT_SQL)
+    snapshot_id = rows[0][0] if rows else None
+    if snapshot_id is None:
+        return None
+    try:
+        await helper.execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+            + import_snapshot_sql(str(snapshot_id))
+        )
+    except Exception:
+        return None
+    return helper
 
 
 async def inspect_connection(
@@ -243,37 +364,78 @@ async def inspect_connection(
     exclude: Sequence[str] = (),
     sample_rows: int = 1000,
     progress: Progress | None = None,
+    helper: Any = None,
 ) -> Snapshot:
-    """:func:`inspect_postgres_async` over a connection the caller owns (left open)."""
+    """:func:`inspect_postgres_async` over a connection the caller owns (left open).
+
+    ``helper``, optional, is a second idle asyncpg connection to the same database (also the
+    caller's, to close afterwards: its transaction is left open): the catalog queries are then
+    split over both, on one exported snapshot. It is used only when this function opens the
+    transaction on ``conn`` itself."""
+    return await _inspect(
+        conn,
+        name=name,
+        schemas=schemas,
+        include=include,
+        exclude=exclude,
+        sample_rows=sample_rows,
+        progress=progress,
+        helper=helper,
+        read_done=None,
+    )
+
+
+async def _inspect(
+    conn: CatalogConnection,
+    *,
+    name: str,
+    schemas: Sequence[str],
+    include: Sequence[str],
+    exclude: Sequence[str],
+    sample_rows: int,
+    progress: Progress | None,
+    helper: Any,
+    read_done: Callable[[], None] | None,
+) -> Snapshot:
+    """``read_done``, if given, is told when the catalog has been read (the helper, and unless
+    sampling follows ``conn``, are then no longer used)."""
     warnings: list[str] = []
     with _collector_paused():
         transaction = getattr(conn, "transaction", None)
         if transaction is not None and not _in_transaction(conn):
             async with transaction(isolation="repeatable_read", readonly=True):
-                catalog = await read_catalog(conn, schemas, include, exclude)
+                shared = await _share_snapshot(conn, helper) if helper is not None else None
+                catalog = await read_catalog(conn, schemas, include, exclude, shared)
         else:
             catalog = await read_catalog(conn, schemas, include, exclude)
-        mapper = TypeMapper(catalog.types)
-        collections = [build_collection(r, catalog, mapper, warnings) for r in catalog.relations]
+        if read_done is not None:
+            read_done()
+            await asyncio.sleep(0)  # the closes send their Terminate before the build
+        relations = catalog.relations
+        collections = _build(catalog, warnings)
+        del catalog  # its rows are garbage before the collector runs again
+        if sample_rows <= 0:
+            if progress is not None:
+                progress.update(0, len(collections))
+                progress.update(len(collections), len(collections))
+            return build_snapshot(name, collections, warnings)
     total = len(collections)
     if progress is not None:
         progress.update(0, total)
-    if sample_rows > 0:
-        for done, relation in enumerate(catalog.relations, start=1):
-            if relation["relkind"] != "f":  # a foreign table's rows live on another server
-                collections[done - 1] = await _sample(
-                    conn, collections[done - 1], sample_rows, warnings
-                )
-            if progress is not None:
-                progress.update(done, total)
-    elif progress is not None:
-        progress.update(total, total)
+    for done, relation in enumerate(relations, start=1):
+        if relation["relkind"] != "f":  # a foreign table's rows live on another server
+            collections[done - 1] = await _sample(
+                conn, collections[done - 1], sample_rows, warnings
+            )
+        if progress is not None:
+            progress.update(done, total)
     with _collector_paused():
-        return Snapshot(
-            source=SourceInfo(name=name, kind="postgres"),
-            collections=tuple(sorted(collections, key=lambda c: (c.namespace or "", c.name))),
-            warnings=tuple(sorted(set(warnings))),
-        )
+        return build_snapshot(name, collections, warnings)
+
+
+def _build(catalog: Catalog, warnings: list[str]) -> list[CollectionSpec]:
+    mapper = TypeMapper(catalog.types)
+    return [build_collection(r, catalog, mapper, warnings) for r in catalog.relations]
 
 
 @contextmanager

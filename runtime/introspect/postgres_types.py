@@ -93,6 +93,8 @@ class PgType:
     enum_labels: tuple[str, ...] | None = None
     domain_checks: tuple[str, ...] = ()
     attributes: tuple[PgAttribute, ...] = ()
+    #: ``format_type`` of this type with each typmod the inspected columns use.
+    column_texts: tuple[tuple[int, str], ...] = ()
 
     @classmethod
     def from_row(cls, row: Any) -> PgType:
@@ -119,6 +121,9 @@ class PgType:
             enum_labels=tuple(labels) if labels is not None else None,
             domain_checks=tuple(row["domain_checks"] or ()),
             attributes=attributes,
+            column_texts=tuple(
+                zip(row["column_typmods"] or (), row["column_texts"] or (), strict=True)
+            ),
         )
 
 
