@@ -18,17 +18,17 @@ from xrepo.runtime.schema import (
     Snapshot,
     SnapshotError,
     SourceKind,
-    load_snapshot,
     snapshot_json_schema,
 )
 
 from . import pipeline
 from .config import ConfigError, Project, SourceConfig, detect_kind, load_project
-from .diff import diff_snapshots, fails
+from .diff import DEFAULT_STAT_THRESHOLD, FAIL_ON, FailOn
 from .inspecting import inspect_source, require_collections, run_inspector
+from .live import check_project, diff_files
 from .progress import TerminalProgress
 from .render import diff_tree, write_tree
-from .report import render_changes, render_tree_diff
+from .report import FORMATS, Format, render, render_tree_diff, use_color
 from .starter import write_starter
 
 EXPECTED_ERRORS = (ConfigError, InspectError, SnapshotError, OSError)
@@ -163,10 +163,42 @@ def _rel(path: Path, project: Project) -> str:
 @click.option(
     "--check", "check_only", is_flag=True, help="Exit 1 on any difference; write nothing."
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Keep running: regenerate whenever a snapshot, the config or a template changes.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.01, 60),
+    default=0.5,
+    show_default=True,
+    help="--watch: seconds between polls (changes are debounced over one interval).",
+)
+@click.option(
+    "--once-after",
+    type=click.IntRange(1),
+    help="--watch: stop after this many regenerations (for scripts and tests).",
+)
 @click.pass_context
-def generate(ctx: click.Context, check_only: bool) -> None:
+def generate(
+    ctx: click.Context,
+    check_only: bool,
+    watch: bool,
+    interval: float,
+    once_after: int | None,
+) -> None:
     """schemas/*.json → generated/ (only changed files are written)."""
     project = _project(ctx)
+    if watch:
+        if check_only:
+            raise click.UsageError("--watch and --check do not go together")
+        from .watch import watch_project
+
+        watch_project(project, interval=interval, once_after=once_after, echo=click.echo)
+        return
+    if once_after is not None:
+        raise click.UsageError("--once-after needs --watch")
     files = pipeline.render_project(project)
     if check_only:
         tree = diff_tree(project.output_dir, files)
@@ -180,51 +212,87 @@ def generate(ctx: click.Context, check_only: bool) -> None:
     )
 
 
+def _drift_options(fn: Any) -> Any:
+    """Options shared by `check` and `diff`."""
+    fn = click.option(
+        "--stat-threshold",
+        type=click.FloatRange(0, 1, min_open=True),
+        default=DEFAULT_STAT_THRESHOLD,
+        show_default=True,
+        help="Statistical drift: smallest move of a type share, presence or null ratio.",
+    )(fn)
+    fn = click.option(
+        "--stats", is_flag=True, help="Compare the volatile stats for every source kind too."
+    )(fn)
+    fn = click.option(
+        "--fail-on",
+        type=click.Choice(FAIL_ON),
+        default="any",
+        show_default=True,
+        help="Lowest severity that makes the exit code 1.",
+    )(fn)
+    fn = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="text",
+        show_default=True,
+        help="text for people, json (docs/drift-report.schema.json), github annotations.",
+    )(fn)
+    return fn
+
+
 @main.command()
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.argument("sources", nargs=-1)
+@click.option(
+    "--live", is_flag=True, help="Also re-inspect the sources and compare with their snapshots."
+)
+@_drift_options
 @click.pass_context
-def check(ctx: click.Context, fmt: str) -> None:
-    """generated/ ↔ schemas/: changed, missing and stale files (exit 1 on drift)."""
+def check(
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    live: bool,
+    fmt: Format,
+    fail_on: FailOn,
+    stats: bool,
+    stat_threshold: float,
+) -> None:
+    """generated/ ↔ schemas/ (and with --live, schemas/ ↔ the live sources); exit 1 on drift."""
     project = _project(ctx)
-    missing = pipeline.missing_snapshots(project)
-    tree = diff_tree(project.output_dir, pipeline.render_project(project))
-    drift = bool(missing or tree.changed or tree.missing or tree.stale)
-    if fmt == "json":
-        payload = {
-            "clean": not drift,
-            "missing_snapshots": missing,
-            "changed": sorted(tree.changed),
-            "missing": sorted(tree.missing),
-            "stale": sorted(tree.stale),
-        }
-        click.echo(json.dumps(payload, indent=2, sort_keys=True))
-    else:
-        for name in missing:
-            click.echo(f"missing snapshot: source {name!r} (run `xrepo inspect {name}`)")
-        click.echo(render_tree_diff(tree, _rel(project.output_dir, project)), nl=False)
-    ctx.exit(1 if drift else 0)
+    report = check_project(
+        project,
+        live=live,
+        sources=sources,
+        stats=stats,
+        stat_threshold=stat_threshold,
+        fail_on=fail_on,
+        progress=TerminalProgress,
+    )
+    click.echo(render(report, fmt, color=use_color(sys.stdout)), nl=False)
+    ctx.exit(report.exit_code)
 
 
 @main.command()
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
-@click.option(
-    "--fail-on",
-    type=click.Choice(["breaking", "additive", "any"]),
-    default="any",
-    show_default=True,
-    help="Lowest severity that makes the exit code 1.",
-)
-@click.option("--stats", is_flag=True, help="Also compare the volatile stats block.")
-def diff(old: str, new: str, fmt: str, fail_on: str, stats: bool) -> None:
-    """Classified diff of two snapshots: breaking / additive / cosmetic."""
-    changes = diff_snapshots(load_snapshot(old), load_snapshot(new), stats=stats)
-    if fmt == "json":
-        click.echo(json.dumps([c.as_dict() for c in changes], indent=2, sort_keys=True))
-    else:
-        click.echo(render_changes(changes, color=sys.stdout.isatty()), nl=False)
-    sys.exit(1 if fails(changes, fail_on) else 0)
+@_drift_options
+@click.pass_context
+def diff(
+    ctx: click.Context,
+    old: str,
+    new: str,
+    fmt: Format,
+    fail_on: FailOn,
+    stats: bool,
+    stat_threshold: float,
+) -> None:
+    """Classified diff of two snapshots: breaking / additive / statistical / cosmetic."""
+    report = diff_files(
+        Path(old), Path(new), stats=stats, stat_threshold=stat_threshold, fail_on=fail_on
+    )
+    click.echo(render(report, fmt, color=use_color(sys.stdout)), nl=False)
+    ctx.exit(report.exit_code)
 
 
 @main.command()

@@ -3,7 +3,11 @@
 Severity is judged from the generated code's point of view: a change that can make existing
 reader or writer code wrong is breaking; one that only adds what old code can ignore is
 additive; one that changes no generated type (comments, indexes, spelling of source types) is
-cosmetic. The volatile stats block is ignored unless asked for.
+cosmetic. The volatile stats block is ignored unless asked for, with one exception: for
+schemaless sources (MongoDB, JSON files, Redis) the *shape* of the data lives in the stats — a
+type's share, a field's presence or null ratio — so those ratios are compared, and a move of at
+least ``stat_threshold`` is **statistical** drift. The thresholded ratios are stable across
+re-samples of unchanged data; counts and sizes are never compared.
 """
 
 from __future__ import annotations
@@ -11,10 +15,29 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from xrepo.runtime.schema import CollectionSpec, FieldSpec, LogicalType, Snapshot, TypeSpec
+from xrepo.runtime.schema import (
+    CollectionSpec,
+    CollectionStats,
+    FieldSpec,
+    FieldStats,
+    LogicalType,
+    Snapshot,
+    TypeSpec,
+)
 
 Severity = Literal["breaking", "additive", "cosmetic", "statistical"]
 SEVERITY_RANK: dict[str, int] = {"cosmetic": 0, "statistical": 1, "additive": 2, "breaking": 3}
+SEVERITIES: tuple[Severity, ...] = ("breaking", "additive", "statistical", "cosmetic")
+FailOn = Literal["breaking", "additive", "any"]
+FAIL_ON: tuple[FailOn, ...] = ("breaking", "additive", "any")
+
+#: Sources whose structure is inferred from sampled data: their stats ratios are compared always.
+SCHEMALESS_KINDS = frozenset({"mongo", "json", "redis"})
+DEFAULT_STAT_THRESHOLD = 0.1
+#: Collection kinds whose every field exists on read (as in codegen.plan).
+PRESENT_KINDS = frozenset({"table", "view", "materialized_view"})
+# Ratios are rounded to 4 places by the inspectors: do not let float noise decide a boundary.
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True, order=True)
@@ -87,7 +110,19 @@ def _type_change(old: TypeSpec, new: TypeSpec) -> tuple[Severity, str] | None:
     return "breaking", f"type changed from {old.kind.value} to {new.kind.value}"
 
 
-def _field_changes(coll: str, prefix: str, old: FieldSpec, new: FieldSpec) -> list[Change]:
+def _writers_must_give(f: FieldSpec) -> bool:
+    # As codegen.plan builds the create model: a nullable field is optional there.
+    return f.required and not f.nullable
+
+
+def _may_be_missing(f: FieldSpec, present: bool) -> bool:
+    # As codegen.plan builds the read model: documents may lack a field that is not required.
+    return not present and not f.required
+
+
+def _field_changes(
+    coll: str, prefix: str, old: FieldSpec, new: FieldSpec, present: bool
+) -> list[Change]:
     name = prefix + old.name
     out: list[Change] = []
     change = _type_change(old.type, new.type)
@@ -100,21 +135,35 @@ def _field_changes(coll: str, prefix: str, old: FieldSpec, new: FieldSpec) -> li
         out.append(
             Change(coll, name, "breaking", "nullable", "now nullable (readers may get None)")
         )
-    if new.required and not old.required:
+    reported = len(out)
+    if _writers_must_give(new) and not _writers_must_give(old):
         out.append(Change(coll, name, "breaking", "required", "now required for writers"))
-    elif old.required and not new.required:
+    elif _writers_must_give(old) and not _writers_must_give(new):
         out.append(Change(coll, name, "additive", "required", "no longer required for writers"))
+    if not old.nullable and not new.nullable:
+        if _may_be_missing(new, present) and not _may_be_missing(old, present):
+            msg = "may now be missing (readers may get None)"
+            out.append(Change(coll, name, "breaking", "may_be_missing", msg))
+        elif _may_be_missing(old, present) and not _may_be_missing(new, present):
+            out.append(Change(coll, name, "additive", "may_be_missing", "now always present"))
+    if old.required != new.required and len(out) == reported:
+        msg = f"required flag {old.required} → {new.required} (no generated type changes)"
+        out.append(Change(coll, name, "cosmetic", "required", msg))
     for attr in ("source_type", "default", "generated", "comment"):
         before, after = getattr(old, attr), getattr(new, attr)
         if before != after:
             out.append(Change(coll, name, "cosmetic", attr, f"{attr}: {before!r} → {after!r}"))
     if old.type.kind == new.type.kind == LogicalType.OBJECT:
-        out.extend(_fields(coll, name + ".", old.type.fields or (), new.type.fields or ()))
+        out.extend(_fields(coll, name + ".", old.type.fields or (), new.type.fields or (), False))
     return out
 
 
 def _fields(
-    coll: str, prefix: str, old: tuple[FieldSpec, ...], new: tuple[FieldSpec, ...]
+    coll: str,
+    prefix: str,
+    old: tuple[FieldSpec, ...],
+    new: tuple[FieldSpec, ...],
+    present: bool,
 ) -> list[Change]:
     before = {f.name: f for f in old}
     after = {f.name: f for f in new}
@@ -123,7 +172,7 @@ def _fields(
         out.append(Change(coll, prefix + name, "breaking", "field_removed", "field removed"))
     for name in after.keys() - before.keys():
         f = after[name]
-        if f.required:
+        if _writers_must_give(f):
             out.append(
                 Change(coll, prefix + name, "breaking", "field_added", "required field added")
             )
@@ -132,16 +181,66 @@ def _fields(
                 Change(coll, prefix + name, "additive", "field_added", "optional field added")
             )
     for name in before.keys() & after.keys():
-        out.extend(_field_changes(coll, prefix, before[name], after[name]))
+        out.extend(_field_changes(coll, prefix, before[name], after[name], present))
     common = [n for n in before if n in after]
     if common != [n for n in after if n in before]:
         out.append(Change(coll, prefix or None, "cosmetic", "order", "field order changed"))
     return out
 
 
-def _collection(old: CollectionSpec, new: CollectionSpec, stats: bool) -> list[Change]:
-    name = old.name
-    out = _fields(name, "", old.fields, new.fields)
+def _share(hist: dict[str, int] | None) -> dict[str, float]:
+    total = sum((hist or {}).values())
+    return {t: n / total for t, n in (hist or {}).items()} if total else {}
+
+
+def _ratio_change(
+    coll: str, path: str, kind: str, label: str, before: float | None, after: float | None, t: float
+) -> list[Change]:
+    if before is None or after is None or abs(after - before) < t - _EPSILON:
+        return []
+    return [Change(coll, path, "statistical", kind, f"{label} {before:.2f} → {after:.2f}")]
+
+
+def _field_stat_changes(
+    coll: str, path: str, old: FieldStats, new: FieldStats, t: float
+) -> list[Change]:
+    out = _ratio_change(
+        coll, path, "presence", "present in", old.presence_ratio, new.presence_ratio, t
+    )
+    out += _ratio_change(coll, path, "null_ratio", "null ratio", old.null_ratio, new.null_ratio, t)
+    before, after = _share(old.type_histogram), _share(new.type_histogram)
+    if before and after:
+        for name in sorted(before.keys() | after.keys()):
+            out += _ratio_change(
+                coll,
+                path,
+                "type_share",
+                f"share of {name}",
+                before.get(name, 0.0),
+                after.get(name, 0.0),
+                t,
+            )
+    return out
+
+
+def stat_changes(
+    coll: str, old: CollectionStats | None, new: CollectionStats | None, threshold: float
+) -> list[Change]:
+    """Statistical drift between two stats blocks: per field path, presence ratio, null ratio
+    and each type's share of the sampled values, where they moved by ``threshold`` or more."""
+    if old is None or new is None:
+        return []
+    out: list[Change] = []
+    for path in sorted(old.fields.keys() & new.fields.keys()):
+        out += _field_stat_changes(coll, path, old.fields[path], new.fields[path], threshold)
+    return out
+
+
+def _collection(
+    label: str, old: CollectionSpec, new: CollectionSpec, stat_threshold: float | None
+) -> list[Change]:
+    name = label
+    out = _fields(name, "", old.fields, new.fields, new.kind in PRESENT_KINDS)
     if old.primary_key != new.primary_key:
         msg = f"primary key {list(old.primary_key)} → {list(new.primary_key)}"
         out.append(Change(name, None, "breaking", "primary_key", msg))
@@ -151,25 +250,51 @@ def _collection(old: CollectionSpec, new: CollectionSpec, stats: bool) -> list[C
     for attr in simple:
         if getattr(old, attr) != getattr(new, attr):
             out.append(Change(name, None, "cosmetic", attr, f"{attr.replace('_', ' ')} changed"))
-    if stats and old.stats != new.stats:
-        out.append(Change(name, None, "statistical", "stats", "statistics changed"))
+    if stat_threshold is not None:
+        out.extend(stat_changes(name, old.stats, new.stats, stat_threshold))
     return out
 
 
-def diff_snapshots(old: Snapshot, new: Snapshot, *, stats: bool = False) -> list[Change]:
-    """Every change from old to new, sorted (collection, field, severity, kind)."""
-    before = {c.name: c for c in old.collections}
-    after = {c.name: c for c in new.collections}
+def _labels(old: Snapshot, new: Snapshot) -> dict[tuple[str | None, str], str]:
+    """Collections are told apart by (namespace, name); shown by name unless that is ambiguous."""
+    keys = {(c.namespace, c.name) for c in (*old.collections, *new.collections)}
+    by_name: dict[str, int] = {}
+    for _, name in keys:
+        by_name[name] = by_name.get(name, 0) + 1
+    return {(ns, n): (f"{ns}.{n}" if by_name[n] > 1 and ns else n) for ns, n in keys}
+
+
+def diff_snapshots(
+    old: Snapshot,
+    new: Snapshot,
+    *,
+    stats: bool = False,
+    stat_threshold: float = DEFAULT_STAT_THRESHOLD,
+) -> list[Change]:
+    """Every change from old to new, sorted (collection, field, kind, message).
+
+    Statistical drift is compared for schemaless sources always, and for every source with
+    ``stats=True``; ``stat_threshold`` is the smallest ratio move reported (0 < t <= 1).
+    """
+    if not 0 < stat_threshold <= 1:
+        raise ValueError(f"stat threshold {stat_threshold}: give a ratio in (0, 1], e.g. 0.1")
+    labels = _labels(old, new)
+    before = {(c.namespace, c.name): c for c in old.collections}
+    after = {(c.namespace, c.name): c for c in new.collections}
     out: list[Change] = []
     if (old.source.name, old.source.kind) != (new.source.name, new.source.kind):
         what = f"{old.source.kind} {old.source.name!r} → {new.source.kind} {new.source.name!r}"
         out.append(Change("", None, "breaking", "source", f"different sources compared: {what}"))
-    for name in before.keys() - after.keys():
-        out.append(Change(name, None, "breaking", "collection_removed", "collection removed"))
-    for name in after.keys() - before.keys():
-        out.append(Change(name, None, "additive", "collection_added", "collection added"))
-    for name in before.keys() & after.keys():
-        out.extend(_collection(before[name], after[name], stats))
+    compare_stats = stats or new.source.kind in SCHEMALESS_KINDS
+    threshold = stat_threshold if compare_stats else None
+    for key in before.keys() - after.keys():
+        out.append(
+            Change(labels[key], None, "breaking", "collection_removed", "collection removed")
+        )
+    for key in after.keys() - before.keys():
+        out.append(Change(labels[key], None, "additive", "collection_added", "collection added"))
+    for key in before.keys() & after.keys():
+        out.extend(_collection(labels[key], before[key], after[key], threshold))
     return sorted(out, key=lambda c: (c.collection, c.field or "", c.kind, c.message))
 
 
@@ -179,7 +304,15 @@ def worst(changes: list[Change]) -> Severity | None:
     return max((c.severity for c in changes), key=lambda s: SEVERITY_RANK[s])
 
 
+def counts(changes: list[Change]) -> dict[Severity, int]:
+    """Number of changes per severity, every severity present (zero when none)."""
+    out: dict[Severity, int] = {s: 0 for s in SEVERITIES}
+    for c in changes:
+        out[c.severity] += 1
+    return out
+
+
 def fails(changes: list[Change], fail_on: str) -> bool:
-    """``fail_on``: breaking | additive | any."""
+    """``fail_on``: breaking | additive | any (any includes statistical and cosmetic)."""
     threshold = {"any": 0, "additive": SEVERITY_RANK["additive"], "breaking": 3}[fail_on]
     return any(SEVERITY_RANK[c.severity] >= threshold for c in changes)

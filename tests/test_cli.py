@@ -182,7 +182,7 @@ def test_diff_command_classifies_and_sets_exit_code(project: Path) -> None:
     assert r.exit_code == 1
     assert "breaking" in r.output and "customers.website: field removed" in r.output
     r = run(project, "diff", str(old), str(new), "--format", "json")
-    assert json.loads(r.output)[0]["severity"] == "breaking"
+    assert json.loads(r.output)["sources"][0]["changes"][0]["severity"] == "breaking"
     assert run(project, "diff", str(old), str(old)).exit_code == 0
     r = run(project, "diff", str(new), str(old), "--fail-on", "breaking")
     assert r.exit_code == 0 and "additive" in r.output
