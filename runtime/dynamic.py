@@ -40,6 +40,8 @@ class _T:
     tp: Any
     ann: str
     constraints: tuple[tuple[str, Any], ...] = ()
+    #: Field keyword arguments for when ``constraints`` do not apply (as codegen's ``unbounded``).
+    unbounded: tuple[tuple[str, Any], ...] = ()
     has_none: bool = False
     #: Union members ``(spelling, type)``, each whole (``list[A | B]`` is one); () = just this.
     members: tuple[tuple[str, Any], ...] = ()
@@ -209,7 +211,7 @@ class _Builder:
                 cons.append(("max_digits", ts.precision))
                 if ts.scale is not None:
                     cons.append(("decimal_places", ts.scale))
-            return _T(decimal.Decimal, "decimal.Decimal", tuple(cons))
+            return _T(decimal.Decimal, "decimal.Decimal", tuple(cons), (("allow_inf_nan", True),))
         if kind is LogicalType.DATETIME:
             if ts.tz_aware is True:
                 return _t(pydantic.AwareDatetime, "pydantic.AwareDatetime")
@@ -343,8 +345,10 @@ class _Builder:
             kwargs["default"] = None
         if py != source:
             kwargs["alias"] = source
-        if constrain:
+        if constrain and t.constraints:
             kwargs.update(t.constraints)
+        else:
+            kwargs.update(t.unbounded)
         info: FieldInfo = pydantic.Field(**kwargs)
         return (tp, info)
 

@@ -109,3 +109,17 @@ def test_predicate_is_compiled_not_interpreted() -> None:
     assert callable(pred)
     assert pred({"id": 9, "age": 2, "name": "ann"})
     assert not pred({"id": 9, "age": "2", "name": "ann"})
+
+
+def test_all_on_a_scalar_field_is_equality() -> None:
+    # MongoDB: {f: {$all: [x]}} is {f: x}; an untyped scalar False matches $all [False]
+    from pydantic import BaseModel as _BM
+
+    class Doc(_BM):
+        extra: Any = None
+
+    pred = compile_predicate(parse_filter(Doc, {"extra": {"$all": [False]}}))
+    assert pred({"extra": False})
+    assert not pred({"extra": 0}) and not pred({"extra": True})
+    assert pred({"extra": [True, False]})
+    assert not compile_predicate(parse_filter(Doc, {"extra": {"$all": []}}))({"extra": []})

@@ -150,7 +150,7 @@ class OrderItem(XObjPrototype):
     order_id: int
     sku: str
     quantity: int
-    unit_price: decimal.Decimal
+    unit_price: decimal.Decimal = pydantic.Field(allow_inf_nan=True)
 
 
 # order_items (create)
@@ -382,7 +382,7 @@ OrderField = typing.Literal[
 class Product(XObjPrototype):
     sku: str
     title: str
-    price: decimal.Decimal
+    price: decimal.Decimal = pydantic.Field(allow_inf_nan=True)
     in_stock: bool
     released_on: datetime.date | None = None
 

@@ -308,10 +308,12 @@ def _leaf(node: Node) -> Predicate:
         size = node.size
         return _on_lists(get, lambda v: len(v) == size)
     elif isinstance(node, All):
-        needed = tuple(_equals(v) for v in node.values)
-        if not needed:
+        # MongoDB: {f: {$all: [a, b]}} is {$and: [{f: a}, {f: b}]} — membership for arrays,
+        # plain equality for a scalar field.
+        if not node.values:
             return lambda row: False
-        return _on_lists(get, lambda v: all(any(t(x) for x in v) for t in needed))
+        parts = tuple(compile_predicate(Compare(node.field, "eq", v)) for v in node.values)
+        return lambda row: all(p(row) for p in parts)
     elif isinstance(node, ElemMatch):
         inner = compile_predicate(node.where)
         return _on_lists(get, lambda v: any(inner(x) for x in v))

@@ -40,6 +40,7 @@ class ProductRepo(
         primary_key=("id",),
         indexes=(("sku",),),
         unique=(("sku",),),
+        object_ids=("id", "parent_id"),
     )
 
     async def get_by_sku(
@@ -92,6 +93,7 @@ class ReviewRepo(
         primary_key=("id",),
         indexes=(),
         unique=(),
+        object_ids=("id", "product_id"),
     )
 
     async def list_by_product_id(

@@ -109,19 +109,19 @@ CategoryField = typing.Literal[
 # customer_totals
 class CustomerTotal(XObjPrototype):
     customer_id: int | None = None
-    total: decimal.Decimal | None = None
+    total: decimal.Decimal | None = pydantic.Field(default=None, allow_inf_nan=True)
 
 
 # customer_totals (create)
 class CustomerTotalCreate(XObjPrototype):
     customer_id: int | None = None
-    total: decimal.Decimal | None = None
+    total: decimal.Decimal | None = pydantic.Field(default=None, allow_inf_nan=True)
 
 
 # customer_totals (update)
 class CustomerTotalUpdate(XObjPrototype):
     customer_id: int | None = None
-    total: decimal.Decimal | None = None
+    total: decimal.Decimal | None = pydantic.Field(default=None, allow_inf_nan=True)
 
 
 CustomerTotalFilter = typing.TypedDict(
@@ -169,7 +169,7 @@ class Customer(XObjPrototype):
     id: int
     email: str
     name: str
-    balance: decimal.Decimal
+    balance: decimal.Decimal = pydantic.Field(allow_inf_nan=True)
     tier: CustomerTier
     birthday: datetime.date | None = None
     created_at: pydantic.NaiveDatetime
@@ -426,7 +426,7 @@ class Order(XObjPrototype):
     id: int
     customer_id: int
     status: OrderStatus
-    total: decimal.Decimal
+    total: decimal.Decimal = pydantic.Field(allow_inf_nan=True)
     placed_at: pydantic.AwareDatetime
     ship_time: datetime.time | None = None
     delivery_window: datetime.timedelta | None = None
