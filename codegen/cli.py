@@ -137,6 +137,7 @@ def inspect(
             progress = TerminalProgress(f"inspecting {source.name}")
             results[source.name] = inspect_source(project, source, progress)
             progress.close()
+    results = pipeline.with_views(project, results)
     for path in pipeline.write_snapshots(project, results):
         snap = results[path.stem]
         click.echo(f"{_rel(path, project)}: {len(snap.collections)} collection(s)")

@@ -65,6 +65,62 @@ class SourceConfig(BaseModel):
         return self
 
 
+_KEY_TYPES = Literal["int", "str", "object_id", "uuid"]
+
+
+class ViewSourceConfig(BaseModel):
+    """One side of a view: ``name`` (the view's name for it, the field prefix), the configured
+    ``source`` and its ``collection``, the join key ``on`` and an optional ``key_type`` cast."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    source: str
+    collection: str
+    #: Key field(s), source names; several sources join on the same number of fields.
+    on: str | tuple[str, ...]
+    #: Cast of the key before the join (one type, or one per key field).
+    key_type: _KEY_TYPES | tuple[_KEY_TYPES | None, ...] | None = None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return (self.on,) if isinstance(self.on, str) else self.on
+
+
+class ViewConfig(BaseModel):
+    """A view joining collections of configured sources: ``xrepo inspect`` writes its snapshot
+    (``schemas/<name>.json``) from theirs, ``xrepo generate`` its typed repo."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    type: Literal["inner", "left", "right", "full"] = "inner"
+    prefix: Literal["collisions", "always"] = "collisions"
+    sources: tuple[ViewSourceConfig, ...] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _unique_sides(self) -> ViewConfig:
+        names = [s.name for s in self.sources]
+        if len(set(names)) != len(names):
+            raise ValueError(f"view {self.name!r}: source names must differ, got {names}")
+        return self
+
+    def join_config(self) -> dict[str, Any]:
+        """The same view as ``XRepoFactory.create_view_from_resources`` reads it."""
+        config: dict[str, Any] = {
+            "type": self.type,
+            "prefix": self.prefix,
+            "on": {s.name: list(s.key) for s in self.sources},
+            "collections": {s.name: s.collection for s in self.sources},
+        }
+        casts = {s.name: s.key_type for s in self.sources if s.key_type is not None}
+        if casts:
+            config["key_types"] = {
+                k: v if isinstance(v, str) else list(v) for k, v in casts.items()
+            }
+        return config
+
+
 class GenerateConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -82,6 +138,8 @@ class XrepoConfig(BaseModel):
     package: str = Field(default="generated", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
     sources: tuple[SourceConfig, ...] = ()
     generate: GenerateConfig = GenerateConfig()
+    #: Views joining collections of the sources (``[[tool.xrepo.views]]``).
+    views: tuple[ViewConfig, ...] = ()
 
     @model_validator(mode="after")
     def _unique_names(self) -> XrepoConfig:
@@ -90,6 +148,16 @@ class XrepoConfig(BaseModel):
             if s.name in seen:
                 raise ValueError(f"source name {s.name!r} is used twice")
             seen.add(s.name)
+        for v in self.views:
+            if v.name in seen:
+                raise ValueError(f"view name {v.name!r} is already a source or view name")
+            seen.add(v.name)
+            for side in v.sources:
+                if side.source not in {s.name for s in self.sources}:
+                    raise ValueError(
+                        f"view {v.name!r}: source {side.source!r} is not configured "
+                        "(add it under [[tool.xrepo.sources]])"
+                    )
         return self
 
 

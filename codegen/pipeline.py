@@ -12,6 +12,7 @@ from xrepo.runtime.schema import Snapshot, SnapshotError, dumps_snapshot, load_s
 
 from .config import ConfigError, Project
 from .render import GenerateOptions, render_all
+from .views import view_snapshots
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,11 @@ def render_project(project: Project) -> dict[str, str]:
         package=project.config.package,
         options=generate_options(project),
     )
+
+
+def with_views(project: Project, snapshots: Mapping[str, Snapshot]) -> dict[str, Snapshot]:
+    """The snapshots plus those of the configured views joining one of them."""
+    return {**snapshots, **view_snapshots(project, snapshots)}
 
 
 def write_snapshots(project: Project, snapshots: Mapping[str, Snapshot]) -> list[Path]:

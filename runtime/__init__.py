@@ -2,6 +2,7 @@
 
 from .backends.base import Backend, Collection
 from .backends.memory import MemoryBackend
+from .backends.postgres import PostgresBackend
 from .backends.sqlite import SQLiteBackend
 from .dict_repo import DictRepo
 from .dynamic import DynamicModels, ModelGenerator
@@ -69,6 +70,7 @@ __all__ = [
     "ModelGenerator",
     "ModelRegistry",
     "Page",
+    "PostgresBackend",
     "QueryError",
     "RefreshableRepo",
     "RepoMetadata",

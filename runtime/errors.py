@@ -20,7 +20,39 @@ class BackendError(XRepoError):
 
 
 class ConstraintError(BackendError):
-    """A write broke a primary-key or unique constraint (or another declared constraint)."""
+    """A write broke a primary-key or unique constraint (or another declared constraint).
+
+    ``constraint``, ``table`` and ``column`` name what was broken when the database says so.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        constraint: str | None = None,
+        table: str | None = None,
+        column: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.constraint = constraint
+        self.table = table
+        self.column = column
+
+
+class ForeignKeyViolation(ConstraintError):
+    """A referenced row is missing (insert/update) or still referenced (delete)."""
+
+
+class NotNullViolation(ConstraintError):
+    """A required column was given no value."""
+
+
+class CheckViolation(ConstraintError):
+    """A CHECK constraint rejected the row."""
+
+
+class UniqueViolation(ConstraintError):
+    """A write duplicated a unique key; ``constraint`` names the index / constraint."""
 
 
 class MissingDriverError(XRepoError, ImportError):
@@ -33,10 +65,14 @@ class ConfigurationError(XRepoError):
 
 __all__ = [
     "BackendError",
+    "CheckViolation",
     "ConfigurationError",
     "ConstraintError",
+    "ForeignKeyViolation",
     "MissingDriverError",
+    "NotNullViolation",
     "QueryError",
+    "UniqueViolation",
     "UnsupportedQueryError",
     "XRepoError",
 ]

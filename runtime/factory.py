@@ -35,13 +35,15 @@ from pydantic.fields import FieldInfo
 
 from .dict_repo import DictRepo
 from .dynamic import schema_hash
-from .errors import ConfigurationError
+from .errors import ConfigurationError, QueryError
 from .join_config import join_keys, join_type
 from .join_config import source_filters as filters_by_source
 from .model import XObjPrototype
 from .naming import pascal_case
 from .query.fields import FieldInfo as QueryField
 from .query.fields import fields_of
+from .query.parse import parse_filter
+from .query.predicate import compile_predicate
 from .refresh import LoadResult, RefreshableRepo
 from .registry import ModelRegistry
 from .repo import ConnectedRepo, MaterializedRepo, RepoMetadata, XRepo
@@ -61,7 +63,9 @@ from .resources.memory import MemoryResource
 from .rollup import aggregate_rows, parse_config, result_spec
 from .schema import CollectionSpec, LogicalType
 from .strategies import BUILTIN_STRATEGIES, CreationStrategy
-from .views import JoinSizeError, PrefixMode, ViewSource, join_sources, merge_schemas
+from .view_filters import and_filters, split_filter
+from .view_keys import cast_rows, plan_view
+from .views import JoinSizeError, PrefixMode, join_sources, nullable_sides
 
 AnyRepo = XRepo[Any, Any, Any, Any, Any]
 Row = dict[str, Any]
@@ -171,7 +175,11 @@ class XRepoFactory:
             repo.backend = resource.backend()
             resource.load(spec.name, cls.plan().collection, model)
             return repo
-        return cast(Callable[[Any], AnyRepo], cls)(resource.backend())
+        # Resources whose backend depends on the collection and its model (Redis decodes
+        # stored text by the model's field types) make one per collection.
+        backend_for = getattr(resource, "backend_for", None)
+        backend = backend_for(spec.name, model) if backend_for else resource.backend()
+        return cast(Callable[[Any], AnyRepo], cls)(backend)
 
     # -- from a resource ------------------------------------------------------------------
 
@@ -416,6 +424,8 @@ class XRepoFactory:
         stale_after: float | None = None,
         ns: str | None = None,
         model_name: str | None = None,
+        where: Mapping[str, Any] | None = None,
+        repo_class: type[AnyRepo] | None = None,
         **source_filters: Mapping[str, Any],
     ) -> RefreshableRepo:
         """A materialized view joining ``resources`` (source name → resource, ``(resource,
@@ -428,6 +438,20 @@ class XRepoFactory:
         also be given as ``<source>_filters`` (or the singular, ``user_filters`` for
         ``users``) in ``join_config`` or as keyword arguments; each is pushed down to its
         source's query, before the join.
+
+        Join keys must have types that compare alike; ``key_types`` (source → ``int`` |
+        ``str`` | ``object_id`` | ``uuid``, or a list per key field) casts a source's key
+        before the join (see :mod:`xrepo.runtime.view_keys`); otherwise differing key types
+        are a :class:`ConfigurationError` naming both sides.
+
+        ``where`` (or ``join_config["where"]``) filters on the VIEW's fields; it is split by
+        field origin (:mod:`xrepo.runtime.view_filters`) into per-source filters pushed down
+        and a residual applied after the join. ``freshness.source_rows`` counts the rows each
+        source sent. ``max_rows`` bounds every source's rows and the join's output
+        (:class:`JoinSizeError` names the source and the limit).
+
+        ``repo_class``: a generated view repo (``xrepo generate`` on the view's snapshot); the
+        view then deals in its typed model, and is an instance of that class.
         """
         if len(resources) < 2:
             raise ConfigurationError(f"view {name!r}: join at least two sources")
@@ -441,43 +465,105 @@ class XRepoFactory:
         repos: list[AnyRepo | DictRepo] = []
         for src in names:
             repos.append(await self._source_repo(name, src, resources[src], collections.get(src)))
-        sources = [
-            ViewSource(src, schema_of(repo), _source_key(repo, keys[src]))
-            for src, repo in zip(names, repos, strict=True)
-        ]
-        merged = merge_schemas(name, sources, how, prefix=mode, namespace=ns)
-        models = self.registry.dynamic_models(merged.spec, namespace=ns, model_name=model_name)
-        cls = self.repo_class(
-            merged.spec,
-            models.model,
-            models.create_model,
-            models.update_model,
-            materialized=True,
-            base=RefreshableRepo,
+        plan = plan_view(
+            name,
+            [
+                (src, schema_of(repo), _source_key(repo, keys[src]))
+                for src, repo in zip(names, repos, strict=True)
+            ],
+            how,
+            join_config,
+            prefix=mode,
+            namespace=ns,
+        )
+        sources, merged = plan.sources, plan.merged
+        cls = self._view_class(name, merged.spec, repo_class, ns, model_name)
+        view_model = cast(type[BaseModel], cls.model)
+        origins = {
+            out: (src.name, field)
+            for src, renames in zip(sources, merged.renames, strict=True)
+            for field, out in renames.items()
+        }
+        outer = nullable_sides(how, len(sources))
+        view_filter = and_filters(join_config.get("where"), where)
+        try:
+            parse_filter(view_model, view_filter)
+        except QueryError as exc:
+            raise ConfigurationError(f"view {name!r}: where: {exc}") from None
+        split = split_filter(
+            view_filter,
+            fields_of(view_model),
+            origins,
+            [s.name for s, nullable in zip(sources, outer, strict=True) if not nullable],
+            plan.cast_fields,
+        )
+        residual = (
+            None
+            if split.residual is None
+            else compile_predicate(parse_filter(view_model, split.residual))
         )
 
         async def load() -> LoadResult:
             fetched: list[list[Row]] = []
             counts: dict[str, int] = {}
-            for src, repo in zip(names, repos, strict=True):
-                rows = await typed_rows(
-                    repo, filters.get(src), None if limit is None else limit + 1
-                )
+            for src, repo in zip(sources, repos, strict=True):
+                pushed = and_filters(filters.get(src.name), split.pushed.get(src.name))
+                rows = await typed_rows(repo, pushed, None if limit is None else limit + 1)
                 if limit is not None and len(rows) > limit:
                     raise JoinSizeError(
-                        f"view {name!r}: source {src!r} gives more than max_rows={limit} rows; "
-                        f"filter it ({src}_filters=...) or raise max_rows"
+                        f"view {name!r}: source {src.name!r} gives more than max_rows={limit} "
+                        f"rows; filter it ({src.name}_filters=... or where=...) or raise max_rows"
                     )
-                counts[src] = len(rows)
-                fetched.append(rows)
+                counts[src.name] = len(rows)
+                fetched.append(cast_rows(name, src.name, rows, src.key, plan.casts[src.name]))
             joined = join_sources(
                 fetched, sources, merged, how, max_rows=limit, what=f"view {name!r}"
             )
+            if residual is not None:
+                joined = [row for row in joined if residual(row)]
             return LoadResult(joined, counts)
 
         view = cast(Callable[..., RefreshableRepo], cls)(load, stale_after=stale_after)
         await view.refresh()
         return view
+
+    def _view_class(
+        self,
+        name: str,
+        spec: CollectionSpec,
+        repo_class: type[AnyRepo] | None,
+        ns: str | None,
+        model_name: str | None,
+    ) -> type[RefreshableRepo]:
+        if repo_class is None:
+            models = self.registry.dynamic_models(spec, namespace=ns, model_name=model_name)
+            made = self.repo_class(
+                spec,
+                models.model,
+                models.create_model,
+                models.update_model,
+                materialized=True,
+                base=RefreshableRepo,
+            )
+            return cast(type[RefreshableRepo], made)
+        have = set(fields_of(cast(type[BaseModel], repo_class.model)).by_source)
+        want = [f.name for f in spec.fields]
+        missing = [f for f in want if f not in have]
+        extra = sorted(have - set(want))
+        if missing or extra:
+            raise ConfigurationError(
+                f"view {name!r}: {repo_class.__name__} does not fit the view's schema "
+                f"(missing {missing}, extra {extra}); re-run `xrepo inspect` and "
+                "`xrepo generate` after changing the view or its sources"
+            )
+        return cast(
+            type[RefreshableRepo],
+            type(
+                repo_class.__name__,
+                (RefreshableRepo, repo_class),
+                {"__module__": repo_class.__module__, "__qualname__": repo_class.__qualname__},
+            ),
+        )
 
     async def _source_repo(
         self, view: str, src: str, given: Any, collection: str | None

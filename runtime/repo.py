@@ -9,6 +9,8 @@ Rows coming back are validated with ``model.model_validate``.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import gc
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from .backends.base import Backend, Row
 from .backends.memory import MemoryBackend
+from .bulk_rows import gc_paused, plain_mappings, source_rows, validate_creates
 from .errors import ConfigurationError, QueryError
 from .governance import AuditEntry, MemoryAuditSink, OperationStats
 from .model import XObjPrototype
@@ -26,6 +29,7 @@ from .query.cursor import Page, decode_cursor, encode_cursor, row_values
 from .query.parse import build_query, parse_filter
 from .repo_plan import RepoPlan, build_plan, now, plain_row, source_changes, source_row, stamp_for
 from .schema import CollectionSpec, FileFormat
+from .trusted_rows import build_models
 
 M = TypeVar("M", bound=XObjPrototype)
 C = TypeVar("C", bound=XObjPrototype)
@@ -66,6 +70,10 @@ class RepoMetadata(BaseModel):
     auto_timestamps: bool = False
     created_field: str = "created_at"
     updated_field: str = "updated_at"
+    #: Python (dotted) names of fields holding MongoDB ObjectIds: ``str`` in models,
+    #: ObjectId on the wire. ``None``: from ``Model.Meta.source_schema`` (dynamic models) when
+    #: present, else ``_id`` when it is a ``str`` field; ``()``: none.
+    object_ids: tuple[str, ...] | None = None
 
 
 class XRepo(Generic[M, C, U, F, K]):
@@ -170,6 +178,18 @@ class XRepo(Generic[M, C, U, F, K]):
         changes = source_changes(self.plan(), data)
         return self._stamped(changes, creating=False) if changes else changes
 
+    def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """``async with repo.transaction():`` — one transaction on this repo's backend, which
+        every repo on the same connection / client joins until the block ends (an exception
+        rolls back).  :class:`ConfigurationError` when the backend has no transactions."""
+        start = getattr(self.backend, "transaction", None)
+        if start is None:
+            raise ConfigurationError(
+                f"{self.metadata.name}: {type(self.backend).__name__} has no transactions"
+            )
+        cm: contextlib.AbstractAsyncContextManager[None] = start()
+        return cm
+
     # -- CRUD ----------------------------------------------------------------------------
     async def create(self, data: C | Mapping[str, Any], *, user_id: str | None = None) -> M:
         row = self._create_row(data)
@@ -266,11 +286,39 @@ class XRepo(Generic[M, C, U, F, K]):
 
         async def run() -> builtins.list[M]:
             rows = await self.backend.select(self.plan().collection, query)
-            # The bound validator skips model_validate's per-call wrapper (a million rows).
-            validate = self.model.__pydantic_validator__.validate_python
-            return [validate(r) for r in rows]
+            return self._validate_rows(rows)
 
         return await self._call("list", user_id, run)
+
+    def _validate_rows(self, rows: Sequence[Mapping[str, Any]]) -> builtins.list[M]:
+        """All rows in one validator call (``list[M]``): no per-row Python round trip.
+
+        Large results are validated with the cyclic garbage collector paused: building
+        thousands of models (acyclic) would otherwise trigger collections that rescan every
+        young object — a third of the time for 10,000 rows.  No await happens inside.
+
+        Backends that know what their driver decodes each column into (``trusted_types``:
+        PostgreSQL) hand fresh rows whose exactly-typed values need no re-validation:
+        :func:`~xrepo.runtime.trusted_rows.build_models` validates only the other columns,
+        in bulk, and falls back here whenever it cannot prove the result equal."""
+        trusted = getattr(self.backend, "trusted_types", None)
+        if trusted is not None and rows:
+            types = trusted(self.plan().collection)
+            if types is not None:
+                built = build_models(self.model, rows, types)  # type: ignore[arg-type]
+                if built is not None:
+                    return built
+        adapter: TypeAdapter[builtins.list[M]] | None = type(self).__dict__.get("_rows_adapter")
+        if adapter is None:
+            adapter = TypeAdapter(builtins.list[self.model])  # type: ignore[name-defined]
+            type(self)._rows_adapter = adapter  # type: ignore[attr-defined]
+        if len(rows) < 1000 or not gc.isenabled():
+            return adapter.validate_python(rows)
+        gc.disable()
+        try:
+            return adapter.validate_python(rows)
+        finally:
+            gc.enable()
 
     async def page(
         self,
@@ -330,6 +378,10 @@ class XRepo(Generic[M, C, U, F, K]):
 
     async def exists(self, filters: F | None = None, *, user_id: str | None = None) -> bool:
         where = self._where(filters)
+        probe = getattr(self.backend, "exists", None)
+        if probe is not None:  # a backend-side existence check (no row, no model)
+            coll = self.plan().collection
+            return bool(await self._call("exists", user_id, lambda: probe(coll, where)))
         return await self._call("exists", user_id, lambda: self._first(where)) is not None
 
     async def find_one(
@@ -346,12 +398,33 @@ class XRepo(Generic[M, C, U, F, K]):
     async def bulk_create(
         self, items: Iterable[C | Mapping[str, Any]], *, user_id: str | None = None
     ) -> builtins.list[M]:
-        rows = [self._create_row(item) for item in items]
+        rows = self._create_rows(builtins.list(items))
 
         async def run() -> builtins.list[M]:
-            return [self._out(r) for r in await self.backend.insert(self.plan().collection, rows)]
+            return self._validate_rows(await self.backend.insert(self.plan().collection, rows))
 
         return await self._call("bulk_create", user_id, run)
+
+    def _create_rows(self, items: builtins.list[C | Mapping[str, Any]]) -> builtins.list[Row]:
+        """``_create_row`` of every item; plain dicts are validated and dumped in one batch
+        (:mod:`~xrepo.runtime.bulk_rows`), a batch with an invalid item item by item so the
+        error is the one ``create`` raises."""
+        if len(items) < 64 or not plain_mappings(items):
+            return [self._create_row(item) for item in items]
+        plan = self.plan()
+        with gc_paused(len(items)):
+            made = validate_creates(self.create_model, items)
+            if made is None:
+                return [self._create_row(item) for item in items]
+            rows = source_rows(self.create_model, made)
+        if plan.created is not None or plan.updated is not None:
+            at = now()  # one instant for the batch, as for one row
+            for row in rows:
+                for name in (plan.updated, plan.created):
+                    if name is not None:
+                        source = plan.table.source_name(name)
+                        row.setdefault(source, stamp_for(self.model, name, at))
+        return rows
 
     async def bulk_update(
         self, filters: F | None, changes: U | Mapping[str, Any], *, user_id: str | None = None

@@ -102,6 +102,7 @@ def build_plan(model: type[BaseModel], create_model: type[BaseModel] | None, met
         fields=tuple(info.ref.path[0] for info in table.by_name.values()),
         json_fields=json_fields,
         indexes=tuple(tuple(source(n) for n in ix) for ix in meta.indexes if ix),
+        object_ids=_object_ids(model, table, getattr(meta, "object_ids", None)),
     )
     soft = None
     if meta.soft_delete:
@@ -115,6 +116,23 @@ def build_plan(model: type[BaseModel], create_model: type[BaseModel] | None, met
     created = meta.created_field if stamps and meta.created_field in table.by_name else None
     updated = meta.updated_field if stamps and meta.updated_field in table.by_name else None
     return RepoPlan(table, coll, pk, soft, created, updated)
+
+
+def _object_ids(
+    model: type[BaseModel], table: FieldTable, names: tuple[str, ...] | None
+) -> frozenset[tuple[str, ...]]:
+    """Source paths of ObjectId fields (see ``RepoMetadata.object_ids``)."""
+    if names is not None:
+        return frozenset(table.resolve(n).ref.path for n in names)
+    spec = getattr(getattr(model, "Meta", None), "source_schema", None)
+    if spec is not None:
+        from .query.mongo import object_id_paths
+
+        return object_id_paths(spec)
+    info = table.by_name.get(table.by_source.get("_id", ""))
+    if info is not None and info.ref.kind == "str" and not info.ref.array:
+        return frozenset({("_id",)})
+    return frozenset()
 
 
 def source_changes(plan: RepoPlan, model: BaseModel) -> dict[str, Any]:

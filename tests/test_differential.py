@@ -1,18 +1,22 @@
 """Differential test: random rows (with NULLs) and random filters/sorts/paging give the same ids
-in the same order on the memory backend and on SQLite."""
+in the same order on the memory backend, on SQLite and on PostgreSQL (one database for the
+module, the table emptied before each example)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
 import decimal
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import Field
 
 from xrepo.runtime import ConnectedRepo, MemoryBackend, RepoMetadata, SQLiteBackend, XObjPrototype
+from xrepo.runtime.backends.postgres import PostgresBackend
 
 
 class Place(XObjPrototype):
@@ -40,6 +44,18 @@ class RowRepo(ConnectedRepo[Row, Row, Row, dict[str, Any], str]):
 
 DDL = """CREATE TABLE rows (id INTEGER PRIMARY KEY, a INTEGER, b REAL, s TEXT, d TEXT, day TEXT,
   flag INTEGER, tags TEXT, place TEXT)"""
+PG_DDL = """CREATE TABLE rows (id int8 PRIMARY KEY, a int4, b float8, s varchar(20), d numeric,
+  day date, flag boolean, tags jsonb NOT NULL, place jsonb)"""
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str]:
+    from pg import fresh_database, run_sql
+
+    with fresh_database() as dsn:
+        run_sql(dsn, PG_DDL)
+        yield dsn
+
 
 WORDS = ["", "a", "b", "ab", "Ab", "ba", "é", "É", "a b", "zz"]
 ints = st.integers(-3, 3)
@@ -154,6 +170,36 @@ async def run_both(
     return got_mem, got_sql, await memory.count(flt), count_sql
 
 
+async def run_all(
+    rows: list[dict[str, Any]],
+    flt: dict[str, Any],
+    sort: Any,
+    skip: int,
+    limit: int | None,
+    pg_dsn: str,
+) -> dict[str, tuple[list[int], int]]:
+    """Per backend: the ids ``list`` returns and ``count``."""
+    data = [{"id": i + 1, **r} for i, r in enumerate(rows)]
+    memory = RowRepo(MemoryBackend())
+    await memory.bulk_create(data)
+    out = {}
+    async with SQLiteBackend(":memory:") as be:
+        await be.execute(DDL)
+        sql = RowRepo(be)
+        await sql.bulk_create(data)
+        got_sql = [r.id for r in await sql.list(flt, sort=sort, skip=skip, limit=limit)]
+        out["sqlite"] = got_sql, await sql.count(flt)
+    async with PostgresBackend(pg_dsn, min_size=1, max_size=1) as pg:
+        await pg.execute("TRUNCATE rows")
+        repo = RowRepo(pg)
+        await repo.bulk_create(data)
+        got_pg = [r.id for r in await repo.list(flt, sort=sort, skip=skip, limit=limit)]
+        out["postgres"] = got_pg, await repo.count(flt)
+    got_mem = [r.id for r in await memory.list(flt, sort=sort, skip=skip, limit=limit)]
+    out["memory"] = got_mem, await memory.count(flt)
+    return out
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rows=rows_strategy,
@@ -162,14 +208,76 @@ async def run_both(
     skip=st.integers(0, 3),
     limit=st.one_of(st.none(), st.integers(0, 5)),
 )
-def test_memory_and_sqlite_agree(
-    rows: list[dict[str, Any]], flt: dict[str, Any], sort: Any, skip: int, limit: int | None
+def test_memory_sqlite_and_postgres_agree(
+    pg_url: str,
+    rows: list[dict[str, Any]],
+    flt: dict[str, Any],
+    sort: Any,
+    skip: int,
+    limit: int | None,
+) -> None:
+    got = asyncio.run(run_all(rows, flt, sort, skip, limit, pg_url))
+    CASES["run"] += 1
+    assert got["sqlite"] == got["memory"], ("sqlite", flt, sort, skip, limit)
+    assert got["postgres"] == got["memory"], ("postgres", flt, sort, skip, limit)
+
+
+@pytest.fixture(scope="module")
+def rows_db(mongo_url: str) -> Iterator[tuple[str, str]]:
+    """One MongoDB database for this module's examples (emptied by each), dropped after."""
+    from mongo import database_name
+    from pymongo import MongoClient
+
+    name = database_name("xrepo_diff")
+    yield mongo_url, name
+    with MongoClient(mongo_url) as client:
+        client.drop_database(name)
+
+
+MONGO_CASES = {"run": 0}
+
+
+async def run_mongo(
+    where: tuple[str, str],
+    rows: list[dict[str, Any]],
+    flt: dict[str, Any],
+    sort: Any,
+    skip: int,
+    limit: int | None,
+) -> tuple[list[int], int]:
+    from xrepo.runtime.backends.mongo import MongoBackend
+
+    data = [{"id": i + 1, **r} for i, r in enumerate(rows)]
+    async with MongoBackend(*where) as be:
+        await be.database["rows"].delete_many({})
+        repo = RowRepo(be)
+        await repo.bulk_create(data)
+        got = [r.id for r in await repo.list(flt, sort=sort, skip=skip, limit=limit)]
+        return got, await repo.count(flt)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    rows=rows_strategy,
+    flt=filters,
+    sort=sorts,
+    skip=st.integers(0, 3),
+    limit=st.one_of(st.none(), st.integers(0, 5)),
+)
+def test_mongodb_agrees_with_memory_and_sqlite(
+    rows_db: tuple[str, str],
+    rows: list[dict[str, Any]],
+    flt: dict[str, Any],
+    sort: Any,
+    skip: int,
+    limit: int | None,
 ) -> None:
     got_mem, got_sql, n_mem, n_sql = asyncio.run(run_both(rows, flt, sort, skip, limit))
-    CASES["run"] += 1
-    assert got_mem == got_sql, (flt, sort, skip, limit)
-    assert n_mem == n_sql, flt
+    got_mongo, n_mongo = asyncio.run(run_mongo(rows_db, rows, flt, sort, skip, limit))
+    MONGO_CASES["run"] += 1
+    assert got_mongo == got_mem == got_sql, (flt, sort, skip, limit)
+    assert n_mongo == n_mem == n_sql, flt
 
 
 def test_report_cases() -> None:
-    print(f"differential cases run: {CASES['run']}")
+    print(f"differential cases run: {CASES['run']} (MongoDB column: {MONGO_CASES['run']})")

@@ -62,8 +62,12 @@ def test_arrays_and_regex_and_paging() -> None:
 
 def test_json_paths_are_parameters() -> None:
     sql, params = count(D, '"t"', parse_filter(Weird, {"meta.k": None}))
-    assert sql == 'SELECT COUNT(*) FROM "t" WHERE json_extract("meta", ?) IS NULL'
-    assert params == ['$."k"']
+    assert sql == (
+        'SELECT COUNT(*) FROM "t" WHERE (json_extract("meta", ?) IS NULL OR '
+        '(json_type("meta", ?) = \'array\' AND EXISTS (SELECT 1 FROM json_each("meta", ?) '
+        "AS _e1 WHERE _e1.type = 'null')))"
+    )
+    assert params == ['$."k"'] * 3
 
 
 def test_untyped_comparisons_are_refused_clearly() -> None:

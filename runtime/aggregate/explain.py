@@ -14,7 +14,13 @@ def explain(backend: Any, coll: Collection, pipe: Pipeline) -> dict[str, Any]:
     """``{"backend", "stages": [{"index", "op", "runs_in"}], "sql_stages", "memory_stages",
     "sql", "params"}``; ``runs_in`` is ``"sql"``, ``"backend"`` (the memory backend's indexed
     filter, for a leading ``$match``) or ``"memory"``."""
-    dialect = getattr(backend, "dialect", None)
+    custom = getattr(backend, "explain_pipeline", None)
+    if custom is not None:  # backends that run whole pipelines (MongoDB) describe themselves
+        described: dict[str, Any] = custom(coll, pipe)
+        return described
+    # A backend with per-table dialects (PostgreSQL: native array columns) names the one.
+    dialect_for = getattr(backend, "dialect_for", None)
+    dialect = dialect_for(coll) if callable(dialect_for) else getattr(backend, "dialect", None)
     sql: str | None = None
     params: list[Any] = []
     if isinstance(dialect, Dialect):

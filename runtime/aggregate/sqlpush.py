@@ -1,4 +1,4 @@
-"""The longest SQL-expressible prefix of a pipeline, compiled into one SELECT (SQLite).
+"""The longest SQL-expressible prefix of a pipeline, compiled into one SELECT (any dialect).
 
 Pushed: ``$match`` (the first one against the schema, later ones against the columns computed
 so far — WHERE, or HAVING after a ``$group``), ``$project`` (inclusion, exclusion, renames of
@@ -9,9 +9,10 @@ prefix; the rest runs in memory (:mod:`.engine`) on the decoded result.
 
 Each stage edits the current query level (its SELECT list, WHERE, GROUP BY, HAVING, ORDER BY,
 LIMIT/OFFSET) while SQL's clause order still equals the pipeline's order, and otherwise wraps it
-as a subquery.  Parameters are numbered (``?NNN``) so that an expression's text can be reused
-in several clauses.  Results are decoded per column into the values the memory engine sees
-(dates as dates, booleans as bools, nested objects under Python names).
+as a subquery.  Parameters are numbered (``?NNN`` in SQLite, ``$N`` in PostgreSQL) so that an
+expression's text can be reused in several clauses; parameters no clause kept are pruned.
+Results are decoded per column into the values the memory engine sees (dates as dates,
+booleans as bools, nested objects under Python names).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import contextlib
 import decimal
 import functools
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -80,6 +82,11 @@ class Col:
     parts: dict[str, Col] | None = None
     #: Selected only to keep a subquery's order (not part of the documents).
     hidden: bool = False
+    #: A native SQL array (PostgreSQL), not a JSON one.
+    native: bool = False
+    #: SQL counting the values a float ``$sum`` added (selected as ``name.__n``): a sum of
+    #: nothing is the int 0, as in memory, where the SQL sum is a float 0.0.
+    witness: str | None = None
 
     @property
     def sortable(self) -> bool:
@@ -94,8 +101,8 @@ class _Level:
     grouped: bool = False
     group_by: list[str] = field(default_factory=list)
     having: list[str] = field(default_factory=list)
-    #: (SQL, direction, column name) of each ORDER BY key.
-    order: list[tuple[str, int, str]] = field(default_factory=list)
+    #: (SQL, direction, column name, kind) of each ORDER BY key.
+    order: list[tuple[str, int, str, Kind]] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
 
@@ -115,31 +122,18 @@ class _Compiler(SQLCompiler):
     def __init__(self, dialect: Dialect) -> None:
         super().__init__(dialect)
         self.columns: dict[str, str] = {}
+        #: Columns of the current level holding native (PostgreSQL) arrays.
+        self.natives: frozenset[str] = frozenset()
 
-    def _base(self, ref: FieldRef) -> tuple[str, tuple[str, ...]] | None:
+    def locate(self, ref: FieldRef) -> tuple[str, tuple[str, ...], bool]:
         if self._elements or not ref.path or ref.path[0] not in self.columns:
-            return None
-        return self.columns[ref.path[0]], ref.path[1:]
+            return super().locate(ref)
+        head = ref.path[0]
+        return self.columns[head], ref.path[1:], head in self.natives
 
-    def expr(self, ref: FieldRef, *, raw: bool = False) -> str:
-        found = self._base(ref)
-        if found is None:
-            return super().expr(ref, raw=raw)
-        if ref.through_array:
-            raise UnsupportedQueryError(f"field {ref.name!r}: path through an array")
-        base, path = found
-        sql = self.d.json_extract(base, self.param(self.d.json_path(path))) if path else base
-        return self.d.numeric(sql) if ref.kind == "decimal" and not raw else sql
-
-    def exists(self, ref: FieldRef, present: bool) -> str:
-        found = self._base(ref)
-        if found is None:
-            return super().exists(ref, present)
-        base, path = found
-        if not path:
-            return self.d.true if present else self.d.false
-        sql = self.d.json_present(base, self.param(self.d.json_path(path)))
-        return sql if present else f"NOT {sql}"
+    def resolve(self, cols: Mapping[str, Col]) -> None:
+        self.columns = _columns(cols)
+        self.natives = frozenset(n for n, c in cols.items() if c.native)
 
 
 class _Exact(FieldInfo):
@@ -210,6 +204,14 @@ def _to_decimal(v: Any) -> Any:
     return None if v is None else decimal.Decimal(str(v))
 
 
+def _to_int(v: Any) -> Any:
+    return None if v is None else int(v)
+
+
+def _to_float(v: Any) -> Any:
+    return None if v is None else float(v)
+
+
 def _base_level(pipe: Pipeline, table_sql: str, d: Dialect) -> _Level:
     cols: dict[str, Col] = {}
     t: FieldTable = pipe.table
@@ -218,8 +220,8 @@ def _base_level(pipe: Pipeline, table_sql: str, d: Dialect) -> _Level:
         is_json = ref.array or ref.kind in ("object", "any")
         rooted = FieldInfo(replace(ref, path=(name,)), info.py_type, info.children, info.enum_type)
         cols[name] = Col(
-            d.quote(ref.path[0]), ref.kind, _field_decoder(t.model, name, is_json), ref.array,
-            rooted,
+            d.column(ref.path[0]), ref.kind, _field_decoder(t.model, name, is_json), ref.array,
+            rooted, native=ref.array and d.native_array(ref.path[0]),
         )  # fmt: skip
     return _Level(table_sql, cols)
 
@@ -239,6 +241,8 @@ class Pushdown:
                 continue
             if col.parts is not None:
                 out[name] = {p: c.decode(row[f"{name}.{p}"]) for p, c in col.parts.items()}
+            elif col.witness is not None and not row[f"{name}.__n"]:
+                out[name] = 0
             else:
                 out[name] = col.decode(row[name])
         return out
@@ -264,6 +268,8 @@ class _Builder:
                 items.extend(f"{c.sql} AS {q(name + '.' + p)}" for p, c in col.parts.items())
             else:
                 items.append(f"{col.sql} AS {q(name)}")
+                if col.witness is not None:
+                    items.append(f"{col.witness} AS {q(name + '.__n')}")
         sql = f"SELECT {', '.join(items) or 'NULL'} FROM {level.source}"
         where = [w for w in level.where if w != self.d.true]
         if where:
@@ -274,7 +280,7 @@ class _Builder:
             sql += " HAVING " + " AND ".join(level.having)
         if level.order:
             sql += " ORDER BY " + ", ".join(
-                f"{s} {'ASC' if d == 1 else 'DESC'}" for s, d, _ in level.order
+                self.d.order_term(self.d.ordered(s, k), d) for s, d, _, k in level.order
             )
         limit = self.c.param(level.limit) if level.limit is not None else None
         offset = self.c.param(level.offset) if level.offset else None
@@ -293,19 +299,20 @@ class _Builder:
                     p: replace(c, sql=f"{alias}.{q(name + '.' + p)}") for p, c in col.parts.items()
                 }
                 return replace(col, sql="", parts=parts)
-            return replace(col, sql=f"{alias}.{q(name)}")
+            witness = None if col.witness is None else f"{alias}.{q(name + '.__n')}"
+            return replace(col, sql=f"{alias}.{q(name)}", witness=witness)
 
         cols = {n: moved(n, c) for n, c in old.cols.items()}
         order = []
         if keep_order:
             by_sql = {c.sql: n for n, c in old.cols.items() if c.parts is None}
-            for sql, direction, _ in old.order:
+            for sql, direction, _, kind in old.order:
                 name = by_sql.get(sql)
                 if name is None:  # projected away: carried along as a hidden column
                     name = by_sql[sql] = f"_o{len(old.cols)}"
-                    old.cols[name] = Col(sql, "any", _same, hidden=True)
+                    old.cols[name] = Col(sql, kind, _same, hidden=True)
                     cols[name] = replace(old.cols[name], sql=f"{alias}.{q(name)}")
-                order.append((cols[name].sql, direction, name))
+                order.append((cols[name].sql, direction, name, kind))
         self.level = _Level(f"({self.render(old)}) AS {alias}", cols, order=order)
 
     def sql_of(self, path: str) -> tuple[str, Col]:
@@ -324,7 +331,7 @@ class _Builder:
         if col.info is None:
             raise _NotPushable(f"{path!r}: nested path of a computed field")
         info = _descend(_rooted(col.info, head), rest, path)
-        self.c.columns = {n: c.sql for n, c in self.level.cols.items()}
+        self.c.resolve(self.level.cols)
         sql = self.c.expr(info.ref)
         model = info.py_type
         decode: Decode = _same
@@ -361,7 +368,7 @@ class _Builder:
             raise _NotPushable(str(exc)) from None
         if self.level.paged:
             self.wrap(keep_order=True)
-        self.c.columns = _columns(self.level.cols)
+        self.c.resolve(self.level.cols)
         try:
             sql = self.c.where(where)
         except UnsupportedQueryError as exc:
@@ -374,10 +381,10 @@ class _Builder:
             sql, col = self.sql_of(path)
             if not col.sortable:
                 raise _NotPushable(f"sort on {path!r}")
-            resolved.append((sql, direction, path))
+            resolved.append((sql, direction, path, col.kind))
         if self.level.paged:
             self.wrap(keep_order=False)
-            resolved = [(self.sql_of(p)[0], d, p) for _, d, p in resolved]
+            resolved = [(self.sql_of(p)[0], d, p, k) for _, d, p, k in resolved]
         # The memory sort is stable: the previous order breaks ties.
         self.level.order = resolved + [o for o in self.level.order if o[2] not in dict(keys)]
 
@@ -421,7 +428,7 @@ class _Builder:
         if self.level.grouped or self.level.paged:
             self.wrap(keep_order=False)
         lv = self.level
-        self.c.columns = _columns(lv.cols)
+        self.c.resolve(lv.cols)
         id_col: Col | None
         keys: list[str] = []
         if key is None and not require_path:
@@ -474,13 +481,20 @@ class _Builder:
         if col.kind == "decimal":
             sql = self.d.numeric(sql)
         if op in ("$min", "$max"):
-            return Col(f"{op[1:].upper()}({sql})", col.kind, col.decode)
+            return Col(self.d.min_max(op[1:].upper(), sql, col.kind), col.kind, col.decode)
         if col.kind not in _NUMERIC:
             raise _NotPushable(f"{op} of a {col.kind} field")
-        decode = _to_decimal if col.kind == "decimal" else _same
+        if col.kind == "decimal":
+            avg_decode = sum_decode = _to_decimal
+        else:  # PostgreSQL sums and averages integers as numeric
+            avg_decode = _to_float
+            sum_decode = _to_int if col.kind == "int" else _same
         if op == "$avg":
-            return Col(f"AVG({sql})", "float", decode)
-        return Col(f"COALESCE(SUM({sql}), 0)", "float" if col.kind != "int" else "int", decode)
+            return Col(f"AVG({sql})", "float", avg_decode)
+        if col.kind == "float":
+            witness = f"COUNT({sql})"
+            return Col(f"COALESCE(SUM({sql}), 0)", "float", sum_decode, witness=witness)
+        return Col(f"COALESCE(SUM({sql}), 0)", col.kind, sum_decode)
 
 
 def _columns(cols: Mapping[str, Col]) -> dict[str, str]:
@@ -500,17 +514,33 @@ def compile_pushdown(pipe: Pipeline, dialect: Dialect, table_sql: str) -> Pushdo
     never loads a whole table to filter it in Python).
     """
     b = _build(pipe, dialect, table_sql, pipe.stages[pipe.start :])
-    pushed = b.pushed
-    dead = _dead_sorts(pipe.stages[pipe.start : pushed])
-    if dead:
-        # A $sort that a pushed $group/$count/$sortByCount makes moot renders no ORDER BY, but
-        # the parameters of its key (a JSON path) would still be bound: build again without it.
-        kept = [s for s in pipe.stages[pipe.start : pushed] if s.index not in dead]
-        again = _build(pipe, dialect, table_sql, kept)
-        if again.pushed == pushed:
-            b = again
     sql = b.render(b.level)
-    return Pushdown(sql, list(b.c.params), pushed, dict(b.level.cols))
+    # A stage can drop SQL it had compiled (a $group discards a $sort's ORDER BY): the
+    # parameters only that SQL used are removed and the rest renumbered.
+    sql, params = _prune(sql, b.c.params, b.d)
+    return Pushdown(sql, params, b.pushed, dict(b.level.cols))
+
+
+_TOKENS = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|[?$](\d+)')
+
+
+def _prune(sql: str, params: Sequence[Any], d: Dialect) -> tuple[str, list[Any]]:
+    """Keep the parameters the SQL text uses (numbered placeholders), renumbered in order of
+    first use; quoted identifiers and string literals are skipped over."""
+    mark = d.placeholder(1)[0]
+    new_index: dict[int, int] = {}
+    kept: list[Any] = []
+
+    def renumber(m: re.Match[str]) -> str:
+        if m.group(1) is None or not m.group(0).startswith(mark):
+            return m.group(0)
+        old = int(m.group(1))
+        if old not in new_index:
+            kept.append(params[old - 1])
+            new_index[old] = len(kept)
+        return d.placeholder(new_index[old])
+
+    return _TOKENS.sub(renumber, sql), kept
 
 
 def _build(pipe: Pipeline, dialect: Dialect, table_sql: str, stages: Sequence[Stage]) -> _Builder:
@@ -532,22 +562,6 @@ def _build(pipe: Pipeline, dialect: Dialect, table_sql: str, stages: Sequence[St
             break
         b.pushed = stage.index + 1
     return b
-
-
-def _dead_sorts(stages: Sequence[Stage]) -> set[int]:
-    """Indexes of ``$sort`` stages followed by a grouping stage with no ``$skip``/``$limit``
-    between (the grouping discards their order)."""
-    dead: set[int] = set()
-    pending: list[int] = []
-    for stage in stages:
-        if isinstance(stage, SortStage):
-            pending.append(stage.index)
-        elif isinstance(stage, PageStage):
-            pending = []
-        elif isinstance(stage, GroupStage | CountStage | SortByCountStage):
-            dead.update(pending)
-            pending = []
-    return dead
 
 
 __all__ = ["Col", "Pushdown", "compile_pushdown"]

@@ -38,6 +38,8 @@ class Collection:
     json_fields: frozenset[str] = field(default_factory=frozenset)
     #: Source names of each declared (non-unique) index; the memory backend hashes them.
     indexes: tuple[tuple[str, ...], ...] = ()
+    #: Source paths of fields holding MongoDB ObjectIds (``str`` in models, ObjectId stored).
+    object_ids: frozenset[tuple[str, ...]] = field(default_factory=frozenset)
 
 
 @runtime_checkable

@@ -93,7 +93,9 @@ class SQLiteBackend(BackendBase):
         out: list[Row] = []
         try:
             for row in rows:
-                sql, params = compiler.insert(self.dialect, table, row)
+                sql, params = compiler.insert(
+                    self.dialect, table, row, json_fields=coll.json_fields
+                )
                 async with db.execute(sql, params) as cur:
                     out.extend(self._decode(coll, r) for r in await cur.fetchall())
             await db.commit()
@@ -124,7 +126,9 @@ class SQLiteBackend(BackendBase):
     async def update(self, coll: Collection, where: Node, changes: Mapping[str, Any]) -> int:
         if not changes:
             return await self.count(coll, where)
-        sql, params = compiler.update(self.dialect, self._table(coll), changes, where)
+        sql, params = compiler.update(
+            self.dialect, self._table(coll), changes, where, coll.json_fields
+        )
         return await self._write(sql, params, coll.name)
 
     async def delete(self, coll: Collection, where: Node) -> int:

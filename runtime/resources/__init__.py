@@ -3,6 +3,9 @@
 from .base import MaterializedResource, ResourceBase, XResource
 from .files import CsvResource, JsonResource
 from .memory import MemoryResource
+from .mongo import MongoResource
+from .postgres import PostgresResource
+from .redis import RedisResource
 from .sqlite import SQLiteResource
 
 __all__ = [
@@ -10,6 +13,9 @@ __all__ = [
     "JsonResource",
     "MaterializedResource",
     "MemoryResource",
+    "MongoResource",
+    "PostgresResource",
+    "RedisResource",
     "ResourceBase",
     "SQLiteResource",
     "XResource",

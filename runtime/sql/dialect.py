@@ -2,7 +2,18 @@
 
 A dialect quotes identifiers, spells placeholders, encodes Python values into driver
 parameters, and spells the few expressions that have no standard form (regex, JSON path
-access, array elements).  PostgreSQL (asyncpg, ``$1``) will subclass :class:`Dialect`.
+access, array elements, NULL placement in ORDER BY).  The compiler never branches on the
+database: it asks the dialect.
+
+Vocabulary used by the hooks:
+
+* a *column* is a top-level field, stored in the database's own type;
+* a *JSON value* is a nested field (a path into a JSON column or a JSON array element);
+  JSON paths are bound parameters, never spliced into SQL text;
+* an *array* is a list field, stored as JSON or — PostgreSQL only — as a native array
+  (``native=True``), which :meth:`Dialect.native_array` tells per column.
+
+The PostgreSQL dialect lives in :mod:`.postgres`.
 """
 
 from __future__ import annotations
@@ -12,9 +23,13 @@ import decimal
 import enum
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import QueryError
+from ..query.regex import inline
+
+PathParam = Callable[[], str]
 
 
 class Dialect:
@@ -40,32 +55,84 @@ class Dialect:
         """A Python value as the driver should receive it (parameters and stored values)."""
         return value
 
+    def encode_json(self, value: Any) -> Any:
+        """A value stored into a JSON column (lists, objects, untyped fields); not ``None``."""
+        return value
+
+    def column(self, name: str) -> str:
+        """SQL reading top-level column ``name`` in the current table."""
+        return self.quote(name)
+
+    def native_array(self, column: str) -> bool:
+        """Whether top-level ``column`` is a native SQL array (else arrays are JSON)."""
+        return False
+
     def numeric(self, expr: str) -> str:
         """``expr`` compared as a number (decimals may be stored as text)."""
         return expr
 
-    def json_path(self, path: tuple[str, ...]) -> str:
+    def typed(self, expr: str, kind: str) -> str:
+        """A column (or array element) value as compared for a field of ``kind``."""
+        return self.numeric(expr) if kind == "decimal" else expr
+
+    def ordered(self, expr: str, kind: str) -> str:
+        """``expr`` as ordered by ``<``/``>``/ORDER BY/MIN/MAX: code point order for text."""
+        return expr
+
+    def min_max(self, fn: str, expr: str, kind: str) -> str:
+        """``MIN``/``MAX`` (``fn``) of a column of ``kind``, in the memory order."""
+        return f"{fn}({self.ordered(expr, kind)})"
+
+    def order_term(self, expr: str, direction: int) -> str:
+        """One ORDER BY key: NULLs first ascending, last descending (the memory order)."""
+        return f"{expr} {'ASC' if direction == 1 else 'DESC'}"
+
+    def json_path(self, path: tuple[str, ...]) -> Any:
         """A JSON path for ``path`` (bound as a parameter, never spliced into SQL)."""
         return "$" + "".join('."' + p.replace("\\", "\\\\").replace('"', '\\"') + '"' for p in path)
 
+    def path_param(self, placeholder: str) -> str:
+        """How a bound JSON path appears in SQL (PostgreSQL casts it to ``text[]``)."""
+        return placeholder
+
     def json_extract(self, expr: str, path_param: str) -> str:
+        """The JSON value at the path, SQL NULL for a missing path or a JSON null."""
         raise NotImplementedError
 
+    def json_scalar(self, expr: str, path_param: str, kind: str) -> str:
+        """The typed scalar at the path (``kind`` is the field's), comparable to parameters."""
+        return self.typed(self.json_extract(expr, path_param), kind)
+
     def json_present(self, expr: str, path_param: str) -> str:
+        raise NotImplementedError
+
+    def json_holds_null(self, expr: str, path: PathParam | None, alias: str) -> str:
+        """The JSON value (at ``path``, if given) is an array with a null element."""
         raise NotImplementedError
 
     def regex(self, expr: str, pattern_param: str) -> str:
         raise NotImplementedError
 
-    def elements(self, expr: str, alias: str) -> tuple[str, str]:
-        """(FROM-clause item, element value expression) iterating a JSON array."""
+    def regex_pattern(self, pattern: str, options: str) -> str:
+        """The pattern as bound for :meth:`regex` (options inlined)."""
+        return inline(pattern, options)
+
+    def elements(self, expr: str, alias: str, kind: str, native: bool) -> tuple[str, str]:
+        """(FROM-clause item, element value expression) iterating the array ``expr``;
+        elements of a scalar ``kind`` come typed as :meth:`typed` makes them, objects as
+        JSON values."""
         raise NotImplementedError
 
-    def array_length(self, expr: str) -> str:
+    def array_length(self, expr: str, native: bool) -> str:
         raise NotImplementedError
 
-    def json_equal(self, expr: str, param: str) -> str:
+    def array_equal(self, expr: str, param: str, native: bool) -> str:
         raise NotImplementedError
+
+    def array_contains(self, expr: str, param: str, kind: str, native: bool) -> str | None:
+        """``param`` equals an element of ``expr`` (index-friendly form), or ``None`` to let
+        the compiler spell it as ``EXISTS`` over :meth:`elements`."""
+        return None
 
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         parts = []
@@ -91,7 +158,8 @@ class SQLiteDialect(Dialect):
     through ``CAST(... AS NUMERIC)`` as an 8-byte float), date/time → ISO text, datetime
     → ISO text with a space separator (SQLite's own convention), timezone-aware values first
     converted to UTC so that text order is time order; bool → 0/1; UUID → text; timedelta →
-    seconds (REAL); lists/dicts → JSON text.
+    seconds (REAL); lists, objects and every value of an untyped field → JSON text (a bare
+    string ``"1"`` is stored as ``'"1"'`` so that it reads back as a string, not a number).
     """
 
     name = "sqlite"
@@ -129,8 +197,11 @@ class SQLiteDialect(Dialect):
 
     def encode(self, value: Any) -> Any:
         if isinstance(value, dict | list | tuple):
-            return json.dumps(value, default=_json_default, ensure_ascii=False)
+            return self.encode_json(value)
         return self.encode_scalar(value)
+
+    def encode_json(self, value: Any) -> Any:
+        return json.dumps(value, default=_json_default, ensure_ascii=False)
 
     def numeric(self, expr: str) -> str:
         return f"CAST({expr} AS NUMERIC)"
@@ -142,16 +213,26 @@ class SQLiteDialect(Dialect):
         # json_type is NULL for a missing path and 'null' for an explicit JSON null.
         return f"(json_type({expr}, {path_param}) IS NOT NULL)"
 
+    def json_holds_null(self, expr: str, path: PathParam | None, alias: str) -> str:
+        # json_type/json_each take the path themselves: json_extract would unquote strings.
+        def at() -> str:
+            return f", {path()}" if path is not None else ""
+
+        return (
+            f"(json_type({expr}{at()}) = 'array' AND EXISTS (SELECT 1 FROM "
+            f"json_each({expr}{at()}) AS {alias} WHERE {alias}.type = 'null'))"
+        )
+
     def regex(self, expr: str, pattern_param: str) -> str:
         return f"({expr} REGEXP {pattern_param})"
 
-    def elements(self, expr: str, alias: str) -> tuple[str, str]:
-        return f"json_each({expr}) AS {alias}", f"{alias}.value"
+    def elements(self, expr: str, alias: str, kind: str, native: bool) -> tuple[str, str]:
+        return f"json_each({expr}) AS {alias}", self.typed(f"{alias}.value", kind)
 
-    def array_length(self, expr: str) -> str:
+    def array_length(self, expr: str, native: bool) -> str:
         return f"json_array_length({expr})"
 
-    def json_equal(self, expr: str, param: str) -> str:
+    def array_equal(self, expr: str, param: str, native: bool) -> str:
         return f"(json({expr}) = json({param}))"
 
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
@@ -160,4 +241,4 @@ class SQLiteDialect(Dialect):
         return super().limit_offset(limit, offset)
 
 
-__all__ = ["Dialect", "SQLiteDialect"]
+__all__ = ["Dialect", "PathParam", "SQLiteDialect"]

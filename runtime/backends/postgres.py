@@ -1,0 +1,574 @@
+"""PostgresBackend over an asyncpg pool (the ``postgres`` extra), everything pushed down.
+
+Filters, sorts, paging, keyset cursors, counts and distinct compile to SQL through the shared
+compiler (:mod:`xrepo.runtime.sql`, :class:`~xrepo.runtime.sql.postgres.PostgresDialect`);
+pipelines push their longest SQL-expressible prefix down (:mod:`~xrepo.runtime.aggregate.sqlpush`)
+and ``$lookup`` fetches only the foreign rows whose key is among the local values
+(``= ANY($1)``).  Writes: one ``INSERT … RETURNING`` per row for small batches, ``COPY`` into a
+temporary table then ``INSERT … SELECT … RETURNING *`` for large ones; updates and deletes are
+one statement each.
+
+Transactions: ``async with backend.transaction():`` binds one pooled connection to the current
+task (a context variable) — every repo on this backend joins it until the block ends; nested
+blocks are savepoints.  Outside a transaction each call borrows a connection from the pool.
+
+Errors: unique / foreign-key / not-null / check violations become
+:class:`~xrepo.runtime.errors.UniqueViolation` … with the constraint, table and column named;
+other database errors become :class:`~xrepo.runtime.errors.BackendError` (or
+:class:`~xrepo.runtime.errors.QueryError` for bad input such as an invalid regex).
+
+Codecs on every connection: ``json``/``jsonb`` ↔ dict/list (and scalars), session time zone UTC
+(aware datetimes come back in UTC); numeric ↔ Decimal, arrays, uuid and interval are asyncpg's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime
+import decimal
+import importlib
+import json
+import operator
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..bulk_rows import gc_paused
+from ..errors import (
+    BackendError,
+    CheckViolation,
+    ConfigurationError,
+    ConstraintError,
+    ForeignKeyViolation,
+    MissingDriverError,
+    NotNullViolation,
+    QueryError,
+    UniqueViolation,
+    XRepoError,
+)
+from ..query.ast import FieldRef, Node, Query
+from ..sql import compiler
+from ..sql.postgres import PostgresDialect, dumps
+from ..trusted_rows import ColumnTypes
+from .base import BackendBase, Collection, Row
+from .postgres_copy import (
+    CATALOG_SQL,
+    CopyTable,
+    JsonbText,
+    NotKnowable,
+    copy_table,
+    direct_plan,
+    normalize_columns,
+    stored_rows,
+)
+
+if TYPE_CHECKING:
+    from ..aggregate.engine import Pipeline
+
+#: Rows per ``INSERT … RETURNING`` below which COPY is not worth its temporary table.
+COPY_THRESHOLD = 64
+#: Keys per ``= ANY($1)`` lookup query.
+LOOKUP_CHUNK = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """What the backend learns about a table once (one catalog query), for the dialect."""
+
+    columns: tuple[str, ...]
+    arrays: frozenset[str]
+    json_columns: frozenset[str]
+    dialect: PostgresDialect
+    #: Columns of type json or jsonb, and the SELECT list reading them as text (decoded in
+    #: one ``json.loads`` per result instead of one per value).
+    any_json: tuple[str, ...] = ()
+    select_list: str = "*"
+    #: Column → (Python type asyncpg decodes every non-NULL value into, or None when it
+    #: varies; NULL possible) — lets the repo skip re-validating values (:mod:`trusted_rows`).
+    types: ColumnTypes = field(default_factory=dict)
+
+
+#: pg_catalog base types asyncpg (with this backend's codecs) decodes into exactly one type.
+_DRIVER_TYPES: dict[str, type] = {
+    "int2": int,
+    "int4": int,
+    "int8": int,
+    "text": str,
+    "varchar": str,
+    "bpchar": str,
+    "name": str,
+    "bool": bool,
+    "float4": float,
+    "float8": float,
+    "numeric": decimal.Decimal,
+    "date": datetime.date,
+    "timestamp": datetime.datetime,
+    "timestamptz": datetime.datetime,
+    "time": datetime.time,
+    "timetz": datetime.time,
+    "interval": datetime.timedelta,
+    "bytea": bytes,
+}
+
+
+def _driver_type(typname: str, typtype: str, in_catalog: bool) -> type | None:
+    if typtype == "e":
+        return str  # enum labels arrive as text
+    return _DRIVER_TYPES.get(typname) if in_catalog and typtype == "b" else None
+
+
+def _driver() -> Any:
+    try:
+        return importlib.import_module("asyncpg")
+    except ImportError:
+        raise MissingDriverError(
+            "PostgresBackend needs asyncpg: pip install 'xrepo[postgres]'"
+        ) from None
+
+
+def _jsonb_encode(value: Any) -> bytes:
+    if type(value) is JsonbText:  # encoded by the direct COPY path
+        return value
+    return b"\x01" + dumps(value).encode()
+
+
+def _jsonb_decode(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
+def _json_encode(value: Any) -> bytes:
+    return dumps(value).encode()
+
+
+async def _init_connection(conn: Any) -> None:
+    # Binary codecs: COPY (copy_records_to_table) only speaks the binary format.
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_encode, decoder=_jsonb_decode, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "json", encoder=_json_encode, decoder=json.loads, schema="pg_catalog", format="binary"
+    )
+
+
+class PostgresBackend(BackendBase):
+    """``PostgresBackend(dsn)`` (a pool of ``min_size``..``max_size`` connections made on first
+    use) or ``PostgresBackend(pool=pool)`` (an asyncpg pool you own; its connections need the
+    JSON codecs: create it with ``init=PostgresBackend.init_connection``)."""
+
+    init_connection = staticmethod(_init_connection)
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        pool: Any = None,
+        min_size: int = 1,
+        max_size: int = 10,
+        **connect_kwargs: Any,
+    ) -> None:
+        if (dsn is None) == (pool is None):
+            raise ConfigurationError("PostgresBackend needs exactly one of dsn= or pool=")
+        self.dsn = dsn
+        self.min_size = min_size
+        self.max_size = max_size
+        self.connect_kwargs = connect_kwargs
+        self.dialect = PostgresDialect()
+        self._pool: Any = pool
+        self._owns_pool = pool is None
+        self._tables: dict[tuple[str | None, str], TableInfo] = {}
+        self._copy_tables: dict[tuple[str | None, str], CopyTable] = {}
+        self._bound: contextvars.ContextVar[Any] = contextvars.ContextVar(
+            f"xrepo_pg_conn_{id(self)}", default=None
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def connect(self) -> None:
+        if self._pool is not None:
+            return
+        asyncpg = _driver()
+        settings = {"timezone": "UTC", **self.connect_kwargs.pop("server_settings", {})}
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                init=_init_connection,
+                server_settings=settings,
+                **self.connect_kwargs,
+            )
+        except (OSError, asyncpg.PostgresError) as exc:
+            where = _safe_dsn(self.dsn)
+            raise BackendError(f"cannot connect to PostgreSQL ({where}): {exc}") from None
+
+    async def close(self) -> None:
+        if self._pool is not None and self._owns_pool:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """The task's transaction connection, else one borrowed from the pool."""
+        bound = self._bound.get()
+        if bound is not None:
+            yield bound
+            return
+        if self._pool is None:
+            await self.connect()
+        async with self._pool.acquire() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One transaction for everything this task does on this backend inside the block
+        (every repo sharing the backend joins it); nested blocks are savepoints.  An exception
+        rolls back and propagates."""
+        bound = self._bound.get()
+        if bound is not None:
+            async with bound.transaction():
+                yield
+            return
+        async with self.connection() as conn:
+            token = self._bound.set(conn)
+            try:
+                async with conn.transaction():
+                    yield
+            finally:
+                self._bound.reset(token)
+
+    # -- plumbing ------------------------------------------------------------------------
+    async def fetch(self, sql: str, *params: Any) -> list[Any]:
+        """Run one statement and return its records (escape hatch for tests and tools)."""
+        async with self.connection() as conn:
+            try:
+                return list(await conn.fetch(sql, *params))
+            except Exception as exc:
+                raise _wrap(exc, sql) from exc
+
+    async def execute(self, sql: str, *params: Any) -> str:
+        async with self.connection() as conn:
+            try:
+                return str(await conn.execute(sql, *params))
+            except Exception as exc:
+                raise _wrap(exc, sql) from exc
+
+    def _table(self, coll: Collection) -> str:
+        return self.dialect.table(coll.name, coll.namespace)
+
+    def dialect_for(self, coll: Collection) -> PostgresDialect:
+        """The dialect knowing ``coll``'s native-array and ``json`` columns (the generic one
+        until the table has been used once)."""
+        info = self._tables.get((coll.namespace, coll.name))
+        return info.dialect if info is not None else self.dialect
+
+    async def table_info(self, coll: Collection) -> TableInfo:
+        key = (coll.namespace, coll.name)
+        info = self._tables.get(key)
+        if info is not None:
+            return info
+        rows = await self.fetch(
+            "SELECT a.attname, t.typcategory = 'A' AS is_array, t.typname = 'json' AS is_json,"
+            " t.typname IN ('json', 'jsonb') AS any_json, t.typname, t.typtype::text AS typtype,"
+            " t.typnamespace = 'pg_catalog'::regnamespace AS in_catalog, a.attnotnull"
+            " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+            " WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+            " ORDER BY a.attnum",
+            self._table(coll),
+        )
+        if not rows:
+            raise BackendError(f"PostgreSQL: table {self._table(coll)} has no columns")
+        arrays = frozenset(r["attname"] for r in rows if r["is_array"])
+        jsons = frozenset(r["attname"] for r in rows if r["is_json"])
+        q = self.dialect.quote
+        any_json = tuple(r["attname"] for r in rows if r["any_json"])
+        select_list = ", ".join(
+            f"{q(r['attname'])}::text AS {q(r['attname'])}" if r["any_json"] else q(r["attname"])
+            for r in rows
+        )
+        info = TableInfo(
+            tuple(r["attname"] for r in rows),
+            arrays,
+            jsons,
+            self.dialect.for_table(arrays, jsons),
+            any_json,
+            select_list if any_json else "*",
+            {
+                r["attname"]: (
+                    _driver_type(r["typname"], r["typtype"], r["in_catalog"]),
+                    not r["attnotnull"],
+                )
+                for r in rows
+            },
+        )
+        self._tables[key] = info
+        return info
+
+    def trusted_types(self, coll: Collection) -> ColumnTypes | None:
+        """Column types of ``coll`` as asyncpg decodes them (once the table has been used)."""
+        info = self._tables.get((coll.namespace, coll.name))
+        return info.types if info is not None else None
+
+    async def _dialect(self, coll: Collection) -> PostgresDialect:
+        return (await self.table_info(coll)).dialect
+
+    # -- reads ---------------------------------------------------------------------------
+    async def select(self, coll: Collection, query: Query) -> list[Row]:
+        info = await self.table_info(coll)
+        sql, params = compiler.select(info.dialect, self._table(coll), query, info.select_list)
+        records = await self.fetch(sql, *params)
+        if not records:
+            return []
+        keys = tuple(records[0].keys())
+        # Every record has exactly these keys; strict zip costs a third more here.
+        rows = [dict(zip(keys, r)) for r in records]  # noqa: B905
+        if info.any_json:
+            _decode_json_columns(rows, info.any_json)
+        return rows
+
+    async def count(self, coll: Collection, where: Node) -> int:
+        sql, params = compiler.count(await self._dialect(coll), self._table(coll), where)
+        return int((await self.fetch(sql, *params))[0][0])
+
+    async def exists(self, coll: Collection, where: Node) -> bool:
+        d = await self._dialect(coll)
+        c = compiler.SQLCompiler(d)
+        sql = f"SELECT EXISTS (SELECT 1 FROM {self._table(coll)} WHERE {c.where(where)})"
+        return bool((await self.fetch(sql, *c.params))[0][0])
+
+    async def distinct(self, coll: Collection, field: FieldRef, where: Node) -> list[Any]:
+        sql, params = compiler.distinct(await self._dialect(coll), self._table(coll), field, where)
+        return [r[0] for r in await self.fetch(sql, *params)]
+
+    # -- writes --------------------------------------------------------------------------
+    async def insert(self, coll: Collection, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+        if not rows:
+            return []
+        d = await self._dialect(coll)
+        table = self._table(coll)
+        async with self.connection() as conn:
+            try:
+                async with conn.transaction():
+                    if len(rows) < COPY_THRESHOLD:
+                        out: list[Row] = []
+                        for row in rows:
+                            sql, params = compiler.insert(d, table, row, json_fields=frozenset())
+                            out.extend(dict(r) for r in await conn.fetch(sql, *params))
+                        return out
+                    return await self._copy_insert(conn, coll, rows)
+            except XRepoError:
+                raise
+            except Exception as exc:
+                raise _wrap(exc, coll.name) from exc
+
+    async def _copy_insert(
+        self, conn: Any, coll: Collection, rows: Sequence[Mapping[str, Any]]
+    ) -> list[Row]:
+        """COPY each run of rows with the same keys into a temporary table, then move them
+        with ``INSERT … SELECT … RETURNING *`` (defaults and generated keys apply)."""
+        q = self.dialect.quote
+        table = self._table(coll)
+        info = await self.table_info(coll)
+        out: list[Row] = []
+        start = 0
+        while start < len(rows):
+            keys = tuple(rows[start])
+            end = start + 1
+            while end < len(rows) and tuple(rows[end]) == keys:
+                end += 1
+            if keys:
+                made = await self._copy_direct(conn, coll, keys, rows[start:end])
+                if made is not None:
+                    out.extend(made)
+                    start = end
+                    continue
+            tmp = f"_xrepo_copy_{uuid.uuid4().hex[:12]}"
+            cols = ", ".join(q(k) for k in keys)
+            if keys:
+                await conn.execute(
+                    f"CREATE TEMP TABLE {q(tmp)} ON COMMIT DROP AS"
+                    f" SELECT {cols} FROM {table} WITH NO DATA"
+                )
+                records = [tuple(r[k] for k in keys) for r in rows[start:end]]
+                await conn.copy_records_to_table(tmp, records=records, columns=list(keys))
+                moved = await conn.fetch(
+                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {q(tmp)}"
+                    f" RETURNING {info.select_list}"
+                )
+                await conn.execute(f"DROP TABLE {q(tmp)}")
+            else:
+                moved = []
+                default = f"INSERT INTO {table} DEFAULT VALUES RETURNING {info.select_list}"
+                for _ in range(end - start):
+                    moved.extend(await conn.fetch(default))
+            if moved:
+                keys = tuple(moved[0].keys())
+                made = [dict(zip(keys, r)) for r in moved]  # noqa: B905
+                if info.select_list != "*":
+                    _decode_json_columns(made, info.any_json)
+                out.extend(made)
+            start = end
+        return out
+
+    async def _copy_direct(
+        self, conn: Any, coll: Collection, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+    ) -> list[Row] | None:
+        """COPY ``rows`` (all with ``keys``) straight into the table and return the rows it
+        now holds, built client-side — or None (nothing done) when they are not knowable
+        (:mod:`.postgres_copy`)."""
+        key = (coll.namespace, coll.name)
+        table = self._copy_tables.get(key)
+        if table is None:
+            found = await conn.fetch(CATALOG_SQL, self._table(coll))
+            table = self._copy_tables[key] = copy_table(found)
+        try:
+            plan = direct_plan(table, keys)
+            with gc_paused(len(rows)):
+                pick = operator.itemgetter(*keys)
+                given = [pick(r) for r in rows] if len(keys) > 1 else [(pick(r),) for r in rows]
+                sent, stored = normalize_columns(plan, given)
+        except NotKnowable:
+            return None
+        if plan.sequence is not None:
+            ids = await conn.fetchval(
+                "SELECT array_agg(nextval($1::regclass) ORDER BY g) FROM generate_series(1, $2) g",
+                plan.sequence,
+                len(rows),
+            )
+            sent.append(ids)
+            stored.append(ids)
+        with gc_paused(len(rows)):
+            records = list(zip(*sent))  # noqa: B905 - equal lengths by construction
+        await conn.copy_records_to_table(
+            coll.name, records=records, columns=list(plan.columns), schema_name=coll.namespace
+        )
+        with gc_paused(len(rows)):
+            return stored_rows(plan, stored, len(rows))
+
+    async def _write(self, sql: str, params: Sequence[Any], name: str) -> int:
+        async with self.connection() as conn:
+            try:
+                status = await conn.execute(sql, *params)
+            except Exception as exc:
+                raise _wrap(exc, name) from exc
+        return int(str(status).rsplit(" ", 1)[-1])
+
+    async def update(self, coll: Collection, where: Node, changes: Mapping[str, Any]) -> int:
+        if not changes:
+            return await self.count(coll, where)
+        d = await self._dialect(coll)
+        sql, params = compiler.update(d, self._table(coll), changes, where)
+        return await self._write(sql, params, coll.name)
+
+    async def delete(self, coll: Collection, where: Node) -> int:
+        sql, params = compiler.delete(await self._dialect(coll), self._table(coll), where)
+        return await self._write(sql, params, coll.name)
+
+    # -- aggregation ---------------------------------------------------------------------
+    async def aggregate(self, coll: Collection, pipeline: Pipeline) -> list[Row]:
+        """The longest SQL-expressible prefix as one SELECT, the rest in memory on its result
+        (:meth:`XRepo.explain_aggregate` says which); ``$lookup`` reads only the foreign rows
+        whose key is among the local values."""
+        from ..aggregate.sqlpush import compile_pushdown
+
+        d = await self._dialect(coll)
+        push = compile_pushdown(pipeline, d, self._table(coll))
+        docs = [push.decode(r) for r in await self.fetch(push.sql, *push.params)]
+
+        async def fetch(name: str, path: str, values: Sequence[Any]) -> tuple[list[Row], Any]:
+            head, _, rest = path.partition(".")
+            target = Collection(name=name, namespace=coll.namespace)
+            info = await self.table_info(target)
+            fd = info.dialect
+            column = fd.column(head)
+            table = self._table(target)
+            keys = [v for v in values if v is not None and not isinstance(v, dict | list)]
+            found: list[Row] = []
+            if rest:
+                sql = f"SELECT * FROM {table} WHERE ({column} #> $2::text[]) = ANY($1::jsonb[])"
+                extra: list[Any] = [list(rest.split("."))]
+                nested = fd.json_extract(column, "$1::text[]")
+                null_sql = f"SELECT * FROM {table} WHERE {nested} IS NULL"
+            elif head in info.arrays:
+                sql = f"SELECT * FROM {table} WHERE {column} && $1"
+                extra = []
+                null_sql = f"SELECT * FROM {table} WHERE {column} IS NULL"
+            else:
+                sql = f"SELECT * FROM {table} WHERE {column} = ANY($1)"
+                extra = []
+                null_sql = f"SELECT * FROM {table} WHERE {column} IS NULL"
+            for i in range(0, len(keys), LOOKUP_CHUNK):
+                chunk = keys[i : i + LOOKUP_CHUNK]
+                found.extend(dict(r) for r in await self.fetch(sql, chunk, *extra))
+            if any(v is None for v in values):
+                null_params = [list(rest.split("."))] if rest else []
+                found.extend(dict(r) for r in await self.fetch(null_sql, *null_params))
+            return found, _same
+
+        return await pipeline.resume(docs, push.pushed, fetch)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _decode_json_columns(rows: list[Row], names: Sequence[str]) -> None:
+    """Replace the JSON text of ``names`` by values: one parse for the whole result (a JSON
+    array of every value), far cheaper than a ``json.loads`` per value."""
+    for name in names:
+        texts = [r[name] for r in rows]
+        parsed = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
+        for row, value in zip(rows, parsed, strict=True):
+            row[name] = value
+
+
+_CONSTRAINT_ERRORS: dict[str, type[ConstraintError]] = {
+    "23505": UniqueViolation,
+    "23503": ForeignKeyViolation,
+    "23502": NotNullViolation,
+    "23514": CheckViolation,
+}
+
+
+def _wrap(exc: Exception, where: str) -> XRepoError:
+    if isinstance(exc, XRepoError):
+        return exc
+    state = getattr(exc, "sqlstate", None)
+    if not isinstance(state, str):
+        if isinstance(exc, OSError):
+            return BackendError(f"PostgreSQL connection failed on {where}: {exc}")
+        return BackendError(f"PostgreSQL error on {where}: {type(exc).__name__}: {exc}")
+    constraint = getattr(exc, "constraint_name", None)
+    table = getattr(exc, "table_name", None)
+    column = getattr(exc, "column_name", None)
+    kind = _CONSTRAINT_ERRORS.get(state)
+    if kind is not None or state.startswith("23"):
+        named = [f"constraint {constraint!r}" if constraint else ""]
+        named.append(f"column {column!r}" if column else "")
+        what = ", ".join(n for n in named if n)
+        detail = getattr(exc, "detail", None)
+        message = f"{table or where}: {exc}" + (f" ({what})" if what else "")
+        if detail:
+            message += f" — {detail}"
+        err = (kind or ConstraintError)(message)
+        err.constraint, err.table, err.column = constraint, table, column
+        return err
+    if state in ("2201B", "22P02", "22003", "22007", "22008", "42883"):
+        # invalid regex, bad text for a type, out of range, bad datetime, no such operator
+        return QueryError(f"PostgreSQL rejected a value on {where}: {exc}")
+    return BackendError(f"PostgreSQL error {state} on {where}: {exc}")
+
+
+def _safe_dsn(dsn: str | None) -> str:
+    """The DSN without its password (errors must not leak credentials)."""
+    if not dsn:
+        return "pool"
+    head, sep, tail = dsn.rpartition("@")
+    if not sep:
+        return dsn
+    scheme, _, userinfo = head.partition("://")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}@{tail}"
+
+
+__all__ = ["COPY_THRESHOLD", "PostgresBackend", "TableInfo"]

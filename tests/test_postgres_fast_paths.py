@@ -1,0 +1,423 @@
+"""The PostgreSQL fast paths agree with the validated ones.
+
+* ``list``: models built from driver-typed values (:mod:`xrepo.runtime.trusted_rows`) equal
+  ``TypeAdapter(list[Model])`` validation of the same rows — values, field types, fields set —
+  and when a row violates the model (an unknown Literal value, a NULL in a required field, a
+  NaN numeric) the same ValidationError is raised.
+* ``bulk_create``: rows COPYed straight into the table and built client-side
+  (:mod:`xrepo.runtime.backends.postgres_copy`) equal what the table holds when read back
+  and what the temporary-table ``RETURNING`` path returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import decimal
+import uuid
+from typing import Any, Literal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pg import run_sql
+from pydantic import Field, TypeAdapter, ValidationError
+
+from xrepo.runtime import ConnectedRepo, RepoMetadata, XObjPrototype
+from xrepo.runtime.backends import postgres_copy
+from xrepo.runtime.backends.postgres import PostgresBackend
+from xrepo.runtime.bulk_rows import source_rows, validate_creates
+from xrepo.runtime.repo_plan import source_row
+
+ZOO = """
+CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE zoo (
+  id serial PRIMARY KEY, i2 int2, i8 int8, t text NOT NULL, vc varchar(5), ch char(3),
+  b bool, f4 float4, f8 float8, n numeric, n2 numeric(8, 3), d date, ts timestamp,
+  tstz timestamptz, tm time, ttz timetz, iv interval, by bytea, u uuid, j jsonb,
+  ta text[], ia int4[], m mood, lvl text, req int4
+);
+CREATE TABLE made (
+  id serial PRIMARY KEY, name text NOT NULL, score numeric(6, 2), raw numeric, f8 float8,
+  on_ bool, day date, at timestamptz, tags text[] NOT NULL, meta jsonb, u uuid, m mood
+);
+"""
+UTC = datetime.UTC
+
+
+class Zoo(XObjPrototype):
+    id: int | None = None
+    i2: int | None = None
+    i8: int | None = None
+    t: str
+    vc: str | None = None
+    ch: str | None = None
+    b: bool | None = None
+    f4: float | None = None
+    f8: float | None = None
+    n: decimal.Decimal | None = None
+    n2: decimal.Decimal | None = None
+    d: datetime.date | None = None
+    ts: datetime.datetime | None = None
+    tstz: datetime.datetime | None = None
+    tm: datetime.time | None = None
+    ttz: datetime.time | None = None
+    iv: datetime.timedelta | None = None
+    by: bytes | None = None
+    u: uuid.UUID | None = None
+    j: dict[str, Any] | list[Any] | None = None
+    ta: list[str | None] | None = None
+    ia: list[int] | None = None
+    m: Literal["sad", "ok", "happy"] | None = None
+    lvl: Literal["low", "high"] | None = None  # the column also holds values it rejects
+    req: int  # nullable column, required field
+
+
+class Zoos(ConnectedRepo[Zoo, Zoo, Zoo, dict[str, Any], str]):
+    model = create_model = update_model = Zoo
+    metadata = RepoMetadata(name="zoo", collection="zoo", primary_key=("id",))
+
+
+class Inner(XObjPrototype):
+    city: str | None = None
+    level: int | None = None
+    ratio: float | None = None
+
+
+class Made(XObjPrototype):
+    id: int | None = None
+    name: str
+    score: decimal.Decimal | None = None
+    raw: decimal.Decimal | None = None
+    f8: float | None = None
+    on: bool | None = Field(default=None, alias="on_")
+    day: datetime.date | None = None
+    at: datetime.datetime | None = None
+    tags: list[str] = Field(default_factory=list)
+    meta: dict[str, Any] | None = None
+    u: uuid.UUID | None = None
+    m: Literal["sad", "ok", "happy"] | None = None
+
+
+class Mades(ConnectedRepo[Made, Made, Made, dict[str, Any], str]):
+    model = create_model = update_model = Made
+    metadata = RepoMetadata(name="made", collection="made", primary_key=("id",))
+
+
+texts = st.text(max_size=6).filter(lambda s: "\x00" not in s)
+floats = st.floats(allow_nan=False, allow_infinity=False, width=32)
+aware = st.datetimes(
+    min_value=datetime.datetime(1900, 1, 1),
+    max_value=datetime.datetime(2200, 1, 1),
+    timezones=st.sampled_from(
+        [UTC, datetime.timezone(datetime.timedelta(hours=5, minutes=30)), None]
+    ),
+)
+decimals = st.decimals(
+    allow_nan=True, allow_infinity=False, places=3, min_value=-9999, max_value=9999
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**40), 2**40) | floats | texts,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=6,
+)
+zoo_rows = st.fixed_dictionaries(
+    {
+        "i2": st.none() | st.integers(-(2**15), 2**15 - 1),
+        "i8": st.none() | st.integers(-(2**63), 2**63 - 1),
+        "t": texts,
+        "vc": st.none() | st.text(max_size=5).filter(lambda s: "\x00" not in s),
+        "ch": st.none() | st.text(min_size=1, max_size=3, alphabet="ab "),
+        "b": st.none() | st.booleans(),
+        "f4": st.none() | st.floats(width=32),
+        "f8": st.none() | st.floats(),
+        "n": st.none() | decimals,
+        "n2": st.none() | decimals,
+        "d": st.none() | st.dates(min_value=datetime.date(1, 1, 1)),
+        "ts": st.none() | st.datetimes(min_value=datetime.datetime(1900, 1, 1)),
+        "tstz": st.none() | aware.map(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC)),
+        "tm": st.none() | st.times(),
+        "ttz": st.none() | st.times(timezones=st.just(UTC)),
+        "iv": st.none()
+        | st.timedeltas(
+            min_value=datetime.timedelta(days=-9999), max_value=datetime.timedelta(days=9999)
+        ),
+        "by": st.none() | st.binary(max_size=4),
+        "u": st.none() | st.uuids(),
+        "j": json_values,
+        "ta": st.none() | st.lists(st.none() | texts, max_size=3),
+        "ia": st.none() | st.lists(st.integers(-100, 100), max_size=3),
+        "m": st.none() | st.sampled_from(["sad", "ok", "happy"]),
+        "lvl": st.none() | st.sampled_from(["low", "high", "low", "high", "mid"]),
+        "req": st.sampled_from([1, 2, 3, 4, 5, 6, 7, None]),
+    }
+)
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{**e, "input": repr(e["input"])} for e in exc.errors()]  # NaN != NaN
+
+
+def _same_models(fast: list[Any], slow: list[Any]) -> None:
+    assert [repr(m.model_dump()) for m in fast] == [repr(m.model_dump()) for m in slow]  # NaN
+    for a, b in zip(fast, slow, strict=True):
+        assert a.model_fields_set == b.model_fields_set
+        assert list(a.__dict__) == list(b.__dict__)  # field order (dumps, repr)
+        for name in type(a).model_fields:
+            x, y = getattr(a, name), getattr(b, name)
+            assert type(x) is type(y) or (isinstance(x, uuid.UUID) and isinstance(y, uuid.UUID))
+            if isinstance(x, decimal.Decimal) and x.is_finite():
+                assert str(x) == str(y)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rows=st.lists(zoo_rows, min_size=1, max_size=6))
+def test_list_fast_path_equals_validation(pg_dsn: str, rows: list[dict[str, Any]]) -> None:
+    _schema(pg_dsn)
+
+    async def go() -> None:
+        backend = PostgresBackend(pg_dsn, min_size=1, max_size=1)
+        try:
+            await backend.execute("TRUNCATE zoo RESTART IDENTITY")
+            cols = list(rows[0])
+            marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
+            async with backend.connection() as conn:
+                await conn.executemany(
+                    f"INSERT INTO zoo ({', '.join(cols)}) VALUES ({marks})",
+                    [tuple(r[c] for c in cols) for r in rows],
+                )
+            repo = Zoos(backend)
+            plain = await repo.list_rows(sort=[("id", 1)])
+            adapter = TypeAdapter(list[Zoo])
+            try:
+                slow = adapter.validate_python([dict(r) for r in plain])
+            except ValidationError as exc:
+                with pytest.raises(ValidationError) as got:
+                    await repo.list(sort=[("id", 1)])
+                assert _errors(got.value) == _errors(exc)
+                return
+            fast = await repo.list(sort=[("id", 1)])
+            assert backend.trusted_types(repo.plan().collection) is not None
+            _same_models(fast, slow)
+        finally:
+            await backend.close()
+
+    asyncio.run(go())
+
+
+_ready: set[str] = set()
+
+
+def _schema(dsn: str) -> None:
+    if dsn not in _ready:  # once per database (hypothesis reuses the fixture's)
+        run_sql(dsn, ZOO)
+        _ready.add(dsn)
+
+
+aware_only = aware.map(lambda v: v if v.tzinfo else v.replace(tzinfo=UTC))
+#: Values the client can always predict (the direct COPY path must be taken) …
+made_rows = st.fixed_dictionaries(
+    {
+        "name": texts,
+        "score": st.none()
+        | st.decimals(
+            allow_nan=False, allow_infinity=False, places=4, min_value=-9999, max_value=9999
+        ),
+        "raw": st.none()
+        | st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=1, max_value=99),
+        "f8": st.none() | floats,
+        "on_": st.none() | st.booleans(),
+        "day": st.none() | st.dates(min_value=datetime.date(1, 1, 1)),
+        "at": st.none() | aware_only,
+        "tags": st.lists(texts, max_size=3),
+        "meta": st.none() | st.dictionaries(texts, json_values, max_size=3),
+        "u": st.none() | st.uuids(),
+        "m": st.none() | st.sampled_from(["sad", "ok", "happy"]),
+    }
+)
+#: … and values it cannot, or that PostgreSQL rewrites (either path, same result).
+ODD: list[dict[str, Any]] = [
+    {"name": "ties", "score": decimal.Decimal("-0.005"), "raw": decimal.Decimal("7.50")},
+    {"name": "half", "score": decimal.Decimal("0.125"), "meta": {"bb": 1, "a": 2, "ab": [1e20]}},
+    {"name": "exp", "score": decimal.Decimal("1E+2"), "meta": {"neg0": -0.0, "t": 1.5e-7}},
+    {"name": "raw exp", "raw": decimal.Decimal("1E+3")},
+    {"name": "raw zero", "raw": decimal.Decimal("-0.0")},
+    {"name": "naive", "at": datetime.datetime(2024, 5, 1, 12)},
+    {"name": "int f8", "f8": 3, "tags": []},
+]
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rows=st.lists(made_rows, min_size=64, max_size=70),
+    drop=st.sets(st.sampled_from(["score", "meta", "u"])),
+)
+def test_bulk_create_direct_copy_equals_database(
+    pg_dsn: str, rows: list[dict[str, Any]], drop: set[str]
+) -> None:
+    _schema(pg_dsn)
+    items = [{k: v for k, v in r.items() if k not in drop} for r in rows]
+
+    async def go() -> None:
+        backend = PostgresBackend(pg_dsn, min_size=1, max_size=1)
+        try:
+            await backend.execute("TRUNCATE made RESTART IDENTITY")
+            repo = Mades(backend)
+            direct = _spy()
+            try:
+                made = await repo.bulk_create(items)
+            finally:
+                _patch_stored(postgres_copy.stored_rows)
+            assert direct, "the direct COPY path was not taken"
+            stored = await repo.list(sort=[("id", 1)])
+            _same_models(made, stored)
+            assert [m.id for m in made] == list(range(1, len(items) + 1))
+            # and the temporary-table RETURNING path gives the same models
+            await backend.execute("TRUNCATE made RESTART IDENTITY")
+            _patch(_refuse)
+            try:
+                returned = await repo.bulk_create(items)
+            finally:
+                _patch(postgres_copy.direct_plan)
+            _same_models(made, returned)
+        finally:
+            await backend.close()
+
+    asyncio.run(go())
+
+
+def _spy() -> list[int]:
+    calls: list[int] = []
+
+    def stored(*args: Any) -> Any:
+        calls.append(1)
+        return postgres_copy.stored_rows(*args)
+
+    _patch_stored(stored)
+    return calls
+
+
+def _patch_stored(fn: Any) -> None:
+    import xrepo.runtime.backends.postgres as pg_backend
+
+    pg_backend.stored_rows = fn  # type: ignore[attr-defined]
+
+
+async def test_bulk_create_odd_values_agree_both_paths(pg_dsn: str) -> None:
+    _schema(pg_dsn)
+    items = [dict(ODD[i % len(ODD)], name=f"{i}") for i in range(70)]
+    backend = PostgresBackend(pg_dsn, min_size=1, max_size=1)
+    try:
+        repo = Mades(backend)
+        made = await repo.bulk_create(items)
+        _same_models(made, await repo.list(sort=[("id", 1)]))
+        for chunk in ([i for i in items if "raw" not in i and "at" not in i] * 10)[:70], items:
+            await backend.execute("TRUNCATE made RESTART IDENTITY")
+            made = await repo.bulk_create(chunk)
+            await backend.execute("TRUNCATE made RESTART IDENTITY")
+            _patch(_refuse)
+            try:
+                returned = await repo.bulk_create(chunk)
+            finally:
+                _patch(postgres_copy.direct_plan)
+            _same_models(made, returned)
+        assert made[0].score == decimal.Decimal("-0.01")  # half away from zero, as numeric
+    finally:
+        await backend.close()
+
+
+def _refuse(*args: Any) -> Any:
+    raise postgres_copy.NotKnowable("forced fallback")
+
+
+def _patch(fn: Any) -> None:
+    import xrepo.runtime.backends.postgres as pg_backend
+
+    pg_backend.direct_plan = fn  # type: ignore[attr-defined]
+
+
+def test_direct_copy_used_for_plain_tables_not_for_server_defaults() -> None:
+    cols = [
+        {
+            "attname": "id",
+            "typname": "int4",
+            "typtype": "b",
+            "elem": None,
+            "atttypmod": -1,
+            "seq": "public.t_id_seq",
+            "attidentity": "",
+            "attgenerated": "",
+            "atthasdef": True,
+            "defexpr": "nextval('t_id_seq'::regclass)",
+            "in_catalog": True,
+            "direct": True,
+        },
+        {
+            "attname": "at",
+            "typname": "timestamptz",
+            "typtype": "b",
+            "elem": None,
+            "atttypmod": -1,
+            "seq": None,
+            "attidentity": "",
+            "attgenerated": "",
+            "atthasdef": True,
+            "defexpr": "now()",
+            "in_catalog": True,
+            "direct": True,
+        },
+        {
+            "attname": "v",
+            "typname": "varchar",
+            "typtype": "b",
+            "elem": None,
+            "atttypmod": 9,
+            "seq": None,
+            "attidentity": "",
+            "attgenerated": "",
+            "atthasdef": False,
+            "defexpr": None,
+            "in_catalog": True,
+            "direct": True,
+        },
+    ]
+    table = postgres_copy.copy_table(cols)
+    plan = postgres_copy.direct_plan(table, ("at",))
+    assert plan.columns == ("at", "id") and plan.sequence == "public.t_id_seq"
+    with pytest.raises(postgres_copy.NotKnowable, match="server-side default"):
+        postgres_copy.direct_plan(table, ())  # now() only the database knows
+    with pytest.raises(postgres_copy.NotKnowable, match="'v'"):
+        postgres_copy.direct_plan(table, ("at", "v"))  # varchar(5) may trim trailing spaces
+    _, stored = postgres_copy.normalize_columns(
+        plan,
+        [
+            (
+                datetime.datetime(
+                    2024, 1, 1, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5))
+                ),
+            )
+        ],
+    )
+    assert stored[0] == [datetime.datetime(2024, 1, 1, tzinfo=UTC)]
+    with pytest.raises(postgres_copy.NotKnowable):
+        postgres_copy.normalize_columns(plan, [(datetime.datetime(2024, 1, 1),)])  # naive
+
+
+def test_bulk_source_rows_equal_source_row() -> None:
+    items = [
+        {"name": "a", "score": "1.5", "tags": ["x"], "meta": {"k": [1, {"z": None}]}},
+        {"name": "b", "on_": True, "u": str(uuid.UUID(int=5)), "m": "ok"},
+        {"name": "c", "score": None, "meta": None},
+    ] * 30
+    made = validate_creates(Made, items)
+    assert made is not None
+    assert source_rows(Made, made) == [source_row(Made.model_validate(i)) for i in items]
+    assert validate_creates(Made, [*items, {"name": 5}]) is None  # caller re-validates
