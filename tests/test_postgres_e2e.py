@@ -31,7 +31,7 @@ from click.testing import CliRunner
 from pg import fresh_database, run_sql
 
 from xrepo.codegen.cli import main as xrepo_cli
-from xrepo.runtime.backends.postgres import PostgresBackend
+from xrepo.runtime.backends.postgres import COPY_THRESHOLD, PostgresBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 D = decimal.Decimal
@@ -369,10 +369,6 @@ CREATE TABLE zoo (
 );
 """
 
-#: Columns whose round trip is broken today (see the strict xfails below); the main
-#: round-trip test leaves them NULL rather than hide the rest of the zoo behind them.
-BROKEN = ("c_inet", "c_cidr", "c_money", "c_address")
-
 UNICODE = "héllo 🎉👩‍👩‍👧 שלום عربي e\u0301 \u202eRTL\u202c"
 
 #: Rows that stress each type; values are what we write. ``None`` of a column = NULL.
@@ -400,6 +396,9 @@ STRESS: list[dict[str, Any]] = [
         "c_jsonb": [{"nested": {"deeper": [[], {}, ""]}}, UNICODE, True, None],
         "c_bytea": bytes(range(256)),
         "c_macaddr": "08:00:2B:01:02:03",
+        "c_inet": "2001:db8::1/64",
+        "c_cidr": "192.168.100.128/25",
+        "c_money": D("92233720368547758.07"),  # money's maximum
         "c_int_arr": [2_147_483_647, -2_147_483_648, 0],
         "c_text_matrix": [["a", "🎉"], ["שלום", ""]],
         "c_mood": "happy",
@@ -430,6 +429,9 @@ STRESS: list[dict[str, Any]] = [
         "c_jsonb": {},
         "c_bytea": b"",
         "c_macaddr": "00:00:00:00:00:00",
+        "c_inet": "0.0.0.0",  # a host: PostgreSQL prints no /32
+        "c_cidr": "::/0",
+        "c_money": D("-92233720368547758.08"),  # money's minimum
         "c_int_arr": [],
         "c_text_matrix": [],
         "c_mood": "sad",
@@ -528,7 +530,7 @@ def test_zoo_generated_models_mypy_strict_and_types(zoo: Zoo) -> None:
 
 async def test_zoo_stress_values_round_trip(zoo: Zoo, zoo_repo: Any) -> None:
     mod = zoo.gen.module
-    columns = [c for c in _columns(zoo) if c not in BROKEN]
+    columns = _columns(zoo)
     for written in STRESS:
         if not zoo.citext:
             written = {k: v for k, v in written.items() if k != "c_citext"}
@@ -595,7 +597,7 @@ async def test_zoo_filters_on_special_types(zoo: Zoo, zoo_repo: Any) -> None:
         assert await zoo_repo.count({"c_text": tag, "c_citext": "camelcase"}) == 1
 
 
-# -- Known runtime / codegen bugs: strict xfails that turn red once fixed ------------------
+# -- Types the driver decodes unlike the models (inet/cidr, money, composites) -------------
 # Each reads a row written with plain SQL (the read path) and writes one through the repo (the
 # write path), so a half fix still fails.
 
@@ -611,12 +613,6 @@ async def _sql_row(zoo: Zoo, columns: str, values: str) -> int:
     return row_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/backends/postgres.py: inet/cidr come back as ipaddress objects (asyncpg's "
-    "codec) but the snapshot types them str, so read (and create's RETURNING) raise "
-    "ValidationError",
-)
 async def test_zoo_inet_cidr_round_trip(zoo: Zoo, zoo_repo: Any) -> None:
     row_id = await _sql_row(zoo, "c_inet, c_cidr", "'::1', '2001:db8::/32'")
     got = await zoo_repo.read(row_id)
@@ -628,12 +624,6 @@ async def test_zoo_inet_cidr_round_trip(zoo: Zoo, zoo_repo: Any) -> None:
     assert (got.c_inet, got.c_cidr) == ("192.168.0.1/24", "10.0.0.0/8")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/backends/postgres.py: money reads return asyncpg's text ('-$1,234.56') "
-    "where the model wants Decimal (postgres_types.py says readers select col::numeric; the "
-    "backend does not), and a Decimal bound for money raises DataError (asyncpg binds text)",
-)
 async def test_zoo_money_round_trip(zoo: Zoo, zoo_repo: Any) -> None:
     row_id = await _sql_row(zoo, "c_money", "-1234.56")
     got = await zoo_repo.read(row_id)
@@ -643,11 +633,6 @@ async def test_zoo_money_round_trip(zoo: Zoo, zoo_repo: Any) -> None:
     assert got.c_money == D("92233720368547758.07")  # money's maximum
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime/backends/postgres.py: a composite column comes back as an asyncpg Record, "
-    "which pydantic refuses for the nested model (needs dict(record))",
-)
 async def test_zoo_composite_round_trip(zoo: Zoo, zoo_repo: Any) -> None:
     mod = zoo.gen.module
     row_id = await _sql_row(zoo, "c_address", "ROW('Main 1', '12345', '{x}')")
@@ -668,3 +653,25 @@ async def test_zoo_numeric_nan_and_infinity(zoo: Zoo, zoo_repo: Any) -> None:
         made = await zoo_repo.create(mod.ZooCreate(c_numeric=value))
         got = await zoo_repo.read(made.id)
         assert str(got.c_numeric) == str(value)
+
+
+async def test_zoo_special_types_bulk_create(zoo: Zoo, zoo_repo: Any) -> None:
+    # Enough rows for the COPY path (a temporary table, then INSERT … SELECT … RETURNING).
+    mod = zoo.gen.module
+    address = mod.ZooCAddress(street="Main 1", zip="12345", tags=["a", ""])
+    rows = [
+        mod.ZooCreate(
+            c_inet=f"10.0.{i}.1/24",
+            c_cidr="2001:db8::/32",
+            c_money=D(f"-{i}.05"),
+            c_address=address,
+        )
+        for i in range(COPY_THRESHOLD + 6)
+    ]
+    made = await zoo_repo.bulk_create(rows)
+    for i, model in enumerate(made):
+        got = await zoo_repo.read(model.id)
+        for have in (model, got):
+            assert (have.c_inet, have.c_cidr) == (f"10.0.{i}.1/24", "2001:db8::/32")
+            assert have.c_money == D(f"-{i}.05")
+            assert have.c_address == address

@@ -88,6 +88,10 @@ class TableInfo:
     #: Column → (Python type asyncpg decodes every non-NULL value into, or None when it
     #: varies; NULL possible) — lets the repo skip re-validating values (:mod:`trusted_rows`).
     types: ColumnTypes = field(default_factory=dict)
+    #: Composite columns (or arrays of them): asyncpg returns Records, the models want dicts.
+    composites: tuple[str, ...] = ()
+    #: money columns: no binary codec in asyncpg, so COPY stages them as numeric.
+    money: frozenset[str] = frozenset()
 
 
 #: pg_catalog base types asyncpg (with this backend's codecs) decodes into exactly one type.
@@ -149,6 +153,9 @@ async def _init_connection(conn: Any) -> None:
     )
     await conn.set_type_codec(
         "json", encoder=_json_encode, decoder=json.loads, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "money", encoder=_money_encode, decoder=str, schema="pg_catalog", format="text"
     )
 
 
@@ -270,8 +277,10 @@ class PostgresBackend(BackendBase):
         rows = await self.fetch(
             "SELECT a.attname, t.typcategory = 'A' AS is_array, t.typname = 'json' AS is_json,"
             " t.typname IN ('json', 'jsonb') AS any_json, t.typname, t.typtype::text AS typtype,"
-            " t.typnamespace = 'pg_catalog'::regnamespace AS in_catalog, a.attnotnull"
+            " t.typnamespace = 'pg_catalog'::regnamespace AS in_catalog, a.attnotnull,"
+            " (t.typtype = 'c' OR (t.typcategory = 'A' AND e.typtype = 'c')) AS composite"
             " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+            " LEFT JOIN pg_type e ON e.oid = t.typelem"
             " WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped"
             " ORDER BY a.attnum",
             self._table(coll),
@@ -282,17 +291,16 @@ class PostgresBackend(BackendBase):
         jsons = frozenset(r["attname"] for r in rows if r["is_json"])
         q = self.dialect.quote
         any_json = tuple(r["attname"] for r in rows if r["any_json"])
-        select_list = ", ".join(
-            f"{q(r['attname'])}::text AS {q(r['attname'])}" if r["any_json"] else q(r["attname"])
-            for r in rows
-        )
+        reads = [_read_expr(q(r["attname"]), r) for r in rows]
+        select_list = ", ".join(reads)
+        plain = all(expr == q(r["attname"]) for expr, r in zip(reads, rows, strict=True))
         info = TableInfo(
             tuple(r["attname"] for r in rows),
             arrays,
             jsons,
             self.dialect.for_table(arrays, jsons),
             any_json,
-            select_list if any_json else "*",
+            "*" if plain else select_list,
             {
                 r["attname"]: (
                     _driver_type(r["typname"], r["typtype"], r["in_catalog"]),
@@ -300,6 +308,8 @@ class PostgresBackend(BackendBase):
                 )
                 for r in rows
             },
+            tuple(r["attname"] for r in rows if r["composite"]),
+            frozenset(r["attname"] for r in rows if r["in_catalog"] and r["typname"] == "money"),
         )
         self._tables[key] = info
         return info
@@ -322,8 +332,7 @@ class PostgresBackend(BackendBase):
         keys = tuple(records[0].keys())
         # Every record has exactly these keys; strict zip costs a third more here.
         rows = [dict(zip(keys, r)) for r in records]  # noqa: B905
-        if info.any_json:
-            _decode_json_columns(rows, info.any_json)
+        _finish_rows(rows, info)
         return rows
 
     async def count(self, coll: Collection, where: Node) -> int:
@@ -344,16 +353,22 @@ class PostgresBackend(BackendBase):
     async def insert(self, coll: Collection, rows: Sequence[Mapping[str, Any]]) -> list[Row]:
         if not rows:
             return []
-        d = await self._dialect(coll)
+        info = await self.table_info(coll)
+        d = info.dialect
         table = self._table(coll)
+        returning = f" RETURNING {info.select_list}"
         async with self.connection() as conn:
             try:
                 async with conn.transaction():
                     if len(rows) < COPY_THRESHOLD:
                         out: list[Row] = []
                         for row in rows:
-                            sql, params = compiler.insert(d, table, row, json_fields=frozenset())
-                            out.extend(dict(r) for r in await conn.fetch(sql, *params))
+                            sql, params = compiler.insert(
+                                d, table, row, returning=False, json_fields=frozenset()
+                            )
+                            records = await conn.fetch(sql + returning, *params)
+                            out.extend(dict(r) for r in records)
+                        _finish_rows(out, info)
                         return out
                     return await self._copy_insert(conn, coll, rows)
             except XRepoError:
@@ -385,9 +400,12 @@ class PostgresBackend(BackendBase):
             tmp = f"_xrepo_copy_{uuid.uuid4().hex[:12]}"
             cols = ", ".join(q(k) for k in keys)
             if keys:
+                staged = ", ".join(
+                    f"{q(k)}::numeric AS {q(k)}" if k in info.money else q(k) for k in keys
+                )
                 await conn.execute(
                     f"CREATE TEMP TABLE {q(tmp)} ON COMMIT DROP AS"
-                    f" SELECT {cols} FROM {table} WITH NO DATA"
+                    f" SELECT {staged} FROM {table} WITH NO DATA"
                 )
                 records = [tuple(r[k] for k in keys) for r in rows[start:end]]
                 await conn.copy_records_to_table(tmp, records=records, columns=list(keys))
@@ -404,8 +422,7 @@ class PostgresBackend(BackendBase):
             if moved:
                 keys = tuple(moved[0].keys())
                 made = [dict(zip(keys, r)) for r in moved]  # noqa: B905
-                if info.select_list != "*":
-                    _decode_json_columns(made, info.any_json)
+                _finish_rows(made, info)
                 out.extend(made)
             start = end
         return out
@@ -510,6 +527,56 @@ class PostgresBackend(BackendBase):
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _read_expr(column: str, r: Any) -> str:
+    """How the SELECT list reads one catalog column: the driver's own decoding where it
+    matches the model, else a cast to what the model holds."""
+    if r["any_json"]:
+        return f"{column}::text AS {column}"  # parsed once per result (_decode_json_columns)
+    if r["in_catalog"] and not r["is_array"]:
+        if r["typname"] == "inet":
+            # abbrev(inet) is inet's own output ('::1', '10.0.0.1/24'); ::text always adds
+            # the prefix length, asyncpg gives ipaddress objects — the model holds str.
+            return f"abbrev({column}) AS {column}"
+        if r["typname"] == "cidr":
+            return f"{column}::text AS {column}"
+        if r["typname"] == "money":
+            # asyncpg returns money as lc_monetary-formatted text ('-$1,234.56'); numeric is
+            # exact and locale-free.
+            return f"{column}::numeric AS {column}"
+    return column
+
+
+def _finish_rows(rows: list[Row], info: TableInfo) -> None:
+    """Turn what the SELECT list read into model values (JSON text, composite Records)."""
+    if not rows:
+        return
+    if info.select_list != "*" and info.any_json:
+        _decode_json_columns(rows, info.any_json)
+    for name in info.composites:
+        for row in rows:
+            value = row.get(name)
+            if value is not None:
+                row[name] = _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    """asyncpg Records (composite values, nested or in arrays) as dicts, recursively."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "items"):  # asyncpg.Record is no Mapping but has items()
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _money_encode(value: Any) -> str:
+    """money binds as text: a plain decimal string, whatever the session's lc_monetary."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, decimal.Decimal | int):
+        return format(decimal.Decimal(value), "f")
+    raise TypeError(f"money takes Decimal, int or str, not {type(value).__name__}")
 
 
 def _decode_json_columns(rows: list[Row], names: Sequence[str]) -> None:
