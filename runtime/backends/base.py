@@ -82,7 +82,7 @@ class Backend(Protocol):
 
 
 class BackendBase:
-    """Lifecycle plumbing shared by the concrete backends."""
+    """Lifecycle plumbing (connect, close, async with) shared by backends and resources."""
 
     async def connect(self) -> None:
         return None

@@ -10,12 +10,11 @@ one shared :class:`MemoryBackend` for sources that are read whole into memory (f
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from ..backends.base import Backend, Collection
+from ..backends.base import Backend, BackendBase, Collection
 from ..backends.memory import MemoryBackend
 from ..errors import ConfigurationError
 from ..query.fields import plain
@@ -46,7 +45,7 @@ class XResource(Protocol):
     def backend(self) -> Backend: ...
 
 
-class ResourceBase:
+class ResourceBase(BackendBase):
     """Schema caching, collection lookup and the async context manager."""
 
     name: str = "resource"
@@ -58,23 +57,6 @@ class ResourceBase:
     def _inspect(self) -> Snapshot:
         raise NotImplementedError
 
-    async def connect(self) -> None:
-        return None
-
-    async def close(self) -> None:
-        return None
-
-    async def __aenter__(self) -> Self:
-        await self.connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def discover_schema(self, *, refresh: bool = False) -> Snapshot:
         if self._snapshot is None or refresh:
