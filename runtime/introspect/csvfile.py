@@ -24,8 +24,8 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-from xrepo.runtime.files import header_names
-from xrepo.runtime.schema import (
+from ..files import header_names
+from ..schema import (
     CollectionSpec,
     CollectionStats,
     FieldStats,
@@ -33,7 +33,6 @@ from xrepo.runtime.schema import (
     Snapshot,
     SourceInfo,
 )
-
 from .base import InspectError, Progress
 from .infer import FieldAccumulator
 

@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from xrepo.runtime.files import (
+from ..files import (
     BOOL_FALSE,
     BOOL_TRUE,
     DATE_RE,
@@ -44,8 +44,7 @@ from xrepo.runtime.files import (
     TIME_RE,
     ObjectIdText,
 )
-from xrepo.runtime.schema import FieldSpec, FieldStats, LogicalType, Semantic, TypeSpec
-
+from ..schema import FieldSpec, FieldStats, LogicalType, Semantic, TypeSpec
 from .semantic import DISTINCT_CAP, DistinctCounter, SemanticTracker, cardinality_class
 
 __all__ = [

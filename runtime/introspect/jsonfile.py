@@ -16,9 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from xrepo.runtime.files import ObjectIdText, decode_extjson, iter_json_array
-from xrepo.runtime.schema import FileFormat, Snapshot, SourceInfo
-
+from ..files import ObjectIdText, decode_extjson, iter_json_array
+from ..schema import FileFormat, Snapshot, SourceInfo
 from .base import InspectError, Progress
 from .memory import DocumentAccumulator, documents_collection
 

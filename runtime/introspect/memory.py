@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from xrepo.runtime.schema import (
+from ..schema import (
     CollectionKind,
     CollectionSpec,
     CollectionStats,
@@ -20,7 +20,6 @@ from xrepo.runtime.schema import (
     SourceInfo,
     TypeSpec,
 )
-
 from .base import InspectError
 from .infer import FieldAccumulator
 

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
-from xrepo.runtime.schema import (
+from ..schema import (
     CheckSpec,
     CollectionKind,
     CollectionSpec,
@@ -52,7 +52,6 @@ from xrepo.runtime.schema import (
     SourceInfo,
     TypeSpec,
 )
-
 from .base import InspectError, Progress
 from .memory import DocumentAccumulator, documents_collection, field_order
 from .minority import apply_minority_threshold

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from xrepo.runtime.files import ObjectIdText
+from ..files import ObjectIdText
 
 __all__ = [
     "ITEMS",

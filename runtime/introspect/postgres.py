@@ -30,10 +30,17 @@ from types import ModuleType
 from typing import Any, Protocol, cast
 from urllib.parse import unquote, urlsplit
 
-from xrepo.runtime.introspect.base import InspectError, Progress
-from xrepo.runtime.introspect.infer import FieldAccumulator
-from xrepo.runtime.introspect.postgres_build import Catalog, build_collection, build_snapshot
-from xrepo.runtime.introspect.postgres_catalog import (
+from ..schema import (
+    CollectionSpec,
+    CollectionStats,
+    FieldStats,
+    LogicalType,
+    Snapshot,
+)
+from .base import InspectError, Progress
+from .infer import FieldAccumulator
+from .postgres_build import Catalog, build_collection, build_snapshot
+from .postgres_catalog import (
     COLUMNS_SQL,
     CONSTRAINTS_SQL,
     EXPORT_SNAPSHOT_SQL,
@@ -43,14 +50,7 @@ from xrepo.runtime.introspect.postgres_catalog import (
     import_snapshot_sql,
     sample_sql,
 )
-from xrepo.runtime.introspect.postgres_types import PgType, TypeMapper
-from xrepo.runtime.schema import (
-    CollectionSpec,
-    CollectionStats,
-    FieldStats,
-    LogicalType,
-    Snapshot,
-)
+from .postgres_types import PgType, TypeMapper
 
 __all__ = [
     "CatalogConnection",

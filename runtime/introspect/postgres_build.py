@@ -28,10 +28,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from xrepo.runtime.introspect.postgres_catalog import quote_ident
-from xrepo.runtime.introspect.postgres_checks import bind_domain_value, parse_enum_check
-from xrepo.runtime.introspect.postgres_types import MappedType, PgType, TypeMapper
-from xrepo.runtime.schema import (
+from ..schema import (
     CheckSpec,
     CollectionKind,
     CollectionSpec,
@@ -45,6 +42,9 @@ from xrepo.runtime.schema import (
     SourceInfo,
     TypeSpec,
 )
+from .postgres_catalog import quote_ident
+from .postgres_checks import bind_domain_value, parse_enum_check
+from .postgres_types import MappedType, PgType, TypeMapper
 
 __all__ = ["Catalog", "build_collection", "build_snapshot"]
 

@@ -26,8 +26,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from xrepo.runtime.introspect.postgres_checks import parse_enum_check
-from xrepo.runtime.schema import FieldSpec, LogicalType, TypeSpec
+from ..schema import FieldSpec, LogicalType, TypeSpec
+from .postgres_checks import parse_enum_check
 
 __all__ = ["MappedType", "PgAttribute", "PgType", "TypeMapper"]
 

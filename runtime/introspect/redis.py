@@ -46,8 +46,8 @@ from datetime import date, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from xrepo.runtime.files import DATE_RE, DATETIME_RE
-from xrepo.runtime.schema import (
+from ..files import DATE_RE, DATETIME_RE
+from ..schema import (
     CollectionSpec,
     CollectionStats,
     FieldSpec,
@@ -58,7 +58,6 @@ from xrepo.runtime.schema import (
     TTLStats,
     TypeSpec,
 )
-
 from .base import InspectError, Progress
 from .infer import FieldAccumulator
 from .memory import DocumentAccumulator, field_order

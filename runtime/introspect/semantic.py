@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from xrepo.runtime.schema import Cardinality, Semantic
+from ..schema import Cardinality, Semantic
 
 __all__ = [
     "DISTINCT_CAP",

@@ -35,17 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from xrepo.runtime.introspect.base import InspectError, Progress
-from xrepo.runtime.introspect.infer import FieldAccumulator
-from xrepo.runtime.introspect.sqlite_sql import (
-    ParsedTable,
-    parse_create_index,
-    parse_create_table,
-    parse_in_list,
-    quote_ident,
-)
-from xrepo.runtime.introspect.sqlite_types import map_declared_type
-from xrepo.runtime.schema import (
+from ..schema import (
     CheckSpec,
     CollectionKind,
     CollectionSpec,
@@ -60,6 +50,16 @@ from xrepo.runtime.schema import (
     SourceInfo,
     TypeSpec,
 )
+from .base import InspectError, Progress
+from .infer import FieldAccumulator
+from .sqlite_sql import (
+    ParsedTable,
+    parse_create_index,
+    parse_create_table,
+    parse_in_list,
+    quote_ident,
+)
+from .sqlite_types import map_declared_type
 
 __all__ = ["inspect_sqlite", "quote_ident", "sqlite_path"]
 

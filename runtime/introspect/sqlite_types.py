@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from xrepo.runtime.schema import LogicalType, TypeSpec
+from ..schema import LogicalType, TypeSpec
 
 _TYPE_RE = re.compile(r"^\s*([^(]*?)\s*(?:\(\s*([+-]?\d+)\s*(?:,\s*([+-]?\d+)\s*)?\))?\s*$")
 

@@ -57,7 +57,6 @@ class ResourceBase(BackendBase):
     def _inspect(self) -> Snapshot:
         raise NotImplementedError
 
-
     async def discover_schema(self, *, refresh: bool = False) -> Snapshot:
         if self._snapshot is None or refresh:
             self._snapshot = self._inspect()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from ..files import read_rows
 from ..introspect.csvfile import DEFAULT_NULL_TOKENS, inspect_csv
@@ -46,7 +46,7 @@ class CsvResource(_FileResource):
         snapshot = inspect_csv(
             self.path, name=self.name, null_tokens=self.null_tokens, sample_rows=self.sample_rows
         )
-        return cast(Snapshot, snapshot)  # introspect imports the schema as xrepo.runtime.schema
+        return snapshot
 
 
 class JsonResource(_FileResource):
@@ -60,7 +60,7 @@ class JsonResource(_FileResource):
 
     def _inspect(self) -> Snapshot:
         snapshot = inspect_json(self.path, name=self.name, sample_docs=self.sample_docs)
-        return cast(Snapshot, snapshot)  # introspect imports the schema as xrepo.runtime.schema
+        return snapshot
 
 
 __all__ = ["CsvResource", "JsonResource"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from ..introspect.memory import inspect_records
 from ..schema import CollectionSpec, Snapshot, SourceInfo
@@ -36,7 +36,7 @@ class MemoryResource(MaterializedResource):
                 collection=collection,
                 sample_docs=self.sample_docs,
             )
-            specs.extend(cast(Snapshot, snap).collections)
+            specs.extend(snap.collections)
         return Snapshot(source=SourceInfo(name=self.name, kind="memory"), collections=tuple(specs))
 
     def rows(self, collection: str) -> Iterable[Mapping[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from ..backends.mongo import MongoBackend
 from ..introspect.mongo import inspect_mongo_async
@@ -52,8 +52,7 @@ class MongoResource(ResourceBase):
                 sample_size=self.sample_size,
                 full_scan=self.full_scan,
             )
-            # introspect imports the schema as xrepo.runtime.schema
-            self._snapshot = cast(Snapshot, snapshot)
+            self._snapshot = snapshot
         return self._snapshot
 
     def backend(self) -> MongoBackend:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from ..backends.postgres import PostgresBackend
 from ..introspect.postgres import describe_url, inspect_postgres_async
@@ -49,8 +49,7 @@ class PostgresResource(ResourceBase):
                 exclude=self.exclude,
                 sample_rows=self.sample_rows,
             )
-            # introspect imports the schema as xrepo.runtime.schema
-            self._snapshot = cast(Snapshot, snapshot)
+            self._snapshot = snapshot
         return self._snapshot
 
     def backend(self) -> PostgresBackend:

@@ -9,7 +9,7 @@ by key scan the pattern (bounded by ``max_scan``), see :mod:`xrepo.runtime.backe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -72,7 +72,7 @@ class RedisResource(ResourceBase):
                 sample_per_pattern=self.sample_per_pattern,
                 client=self._redis(),
             )
-            self._snapshot = cast(Snapshot, result.snapshot)  # xrepo.runtime.schema
+            self._snapshot = result.snapshot
         return self._snapshot
 
     def backend(self) -> RedisBackend:
@@ -93,7 +93,7 @@ class RedisResource(ResourceBase):
         if self._snapshot is not None:
             known = {c.name: c for c in self._snapshot.collections}
             if collection in known:
-                value_kind = redis_value_kind(cast(Any, known[collection]))
+                value_kind = redis_value_kind(known[collection])
                 if value_kind not in ("hash", "json"):
                     raise ConfigurationError(
                         f"resource {self.name!r}: pattern {collection!r} holds {value_kind} "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import cast
 
 from ..backends.sqlite import SQLiteBackend
 from ..errors import XRepoError
@@ -44,7 +43,7 @@ class SQLiteResource(ResourceBase):
             include=self.include,
             exclude=self.exclude,
         )
-        return cast(Snapshot, snapshot)  # introspect imports the schema as xrepo.runtime.schema
+        return snapshot
 
     def backend(self) -> SQLiteBackend:
         return self._backend
