@@ -1,5 +1,6 @@
 """xrepo.runtime: what generated code imports."""
 
+from .acl import ACL, ACLConditions, ACLRule, Permission
 from .backends.base import Backend, Collection
 from .backends.memory import MemoryBackend
 from .backends.postgres import PostgresBackend
@@ -11,6 +12,7 @@ from .errors import (
     ConfigurationError,
     ConstraintError,
     MissingDriverError,
+    PermissionDenied,
     QueryError,
     UnsupportedQueryError,
     XRepoError,
@@ -41,6 +43,9 @@ from .strategies import CreationStrategy
 from .views import JoinSizeError
 
 __all__ = [
+    "ACL",
+    "ACLConditions",
+    "ACLRule",
     "AnyOps",
     "Backend",
     "BackendError",
@@ -70,6 +75,8 @@ __all__ = [
     "ModelGenerator",
     "ModelRegistry",
     "Page",
+    "Permission",
+    "PermissionDenied",
     "PostgresBackend",
     "QueryError",
     "RefreshableRepo",

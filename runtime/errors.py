@@ -55,6 +55,16 @@ class UniqueViolation(ConstraintError):
     """A write duplicated a unique key; ``constraint`` names the index / constraint."""
 
 
+class PermissionDenied(XRepoError):
+    """The principal may not perform the operation; names both (``anonymous`` for no user)."""
+
+    def __init__(self, operation: str, principal: str, reason: str = "") -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"{operation} denied for principal {principal}{detail}")
+        self.operation = operation
+        self.principal = principal
+
+
 class MissingDriverError(XRepoError, ImportError):
     """An optional driver is not installed; the message names the extra to install."""
 
@@ -71,6 +81,7 @@ __all__ = [
     "ForeignKeyViolation",
     "MissingDriverError",
     "NotNullViolation",
+    "PermissionDenied",
     "QueryError",
     "UniqueViolation",
     "UnsupportedQueryError",

@@ -18,15 +18,17 @@ from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from .acl import ACL, Scope, guard_pipeline, visible
 from .backends.base import Backend, Row
 from .backends.memory import MemoryBackend
 from .bulk_rows import gc_paused, plain_mappings, source_rows, validate_creates
 from .errors import ConfigurationError, QueryError
 from .governance import AuditEntry, MemoryAuditSink, OperationStats
 from .model import XObjPrototype
-from .query.ast import Node, Query
+from .query.ast import Node, Query, conjoin
 from .query.cursor import Page, decode_cursor, encode_cursor, row_values
 from .query.parse import build_query, parse_filter
+from .query.predicate import compile_predicate
 from .repo_plan import RepoPlan, build_plan, now, plain_row, source_changes, source_row, stamp_for
 from .schema import CollectionSpec, FileFormat
 from .trusted_rows import build_models
@@ -84,6 +86,9 @@ class XRepo(Generic[M, C, U, F, K]):
     update_model: type[U]
     metadata: RepoMetadata
     backend: Backend
+    #: Access control (:mod:`xrepo.runtime.acl`): ``repo.acl = ACL(rules, resolver)`` on an
+    #: instance or the class; ``None``: no rules (then ``metadata.acl_rules`` must be empty).
+    acl: ACL | None = None
     _plans: ClassVar[dict[type, RepoPlan]] = {}
 
     @classmethod
@@ -113,6 +118,54 @@ class XRepo(Generic[M, C, U, F, K]):
             self.audit_sink.record(audit(result))
         self.op_stats.record(op, time.perf_counter() - started)
         return result
+
+    async def _scope(self, op: str, user_id: str | None) -> Scope | None:
+        """The ACL step of the seam: PermissionDenied, or the principal's scope (``None``:
+        unrestricted).  Runs before the query is handed to ``_call``."""
+        acl = self.acl
+        if acl is None:
+            if self.metadata.acl_rules:
+                raise ConfigurationError(
+                    f"{self.metadata.name}: metadata.acl_rules is set but no role resolver; "
+                    "assign repo.acl = ACL.from_metadata(repo.metadata, resolver)"
+                )
+            return None
+        table = self.plan().table
+        acl.check_model(self.model, table)
+        return await acl.scope(op, user_id, table)
+
+    @staticmethod
+    def _in_scope(scope: Scope | None, where: Node, *, check: bool = True) -> Node:
+        if scope is None:
+            return where
+        if check:
+            scope.check_filter(where)
+        return conjoin(where, scope.row)
+
+    @staticmethod
+    def _query_in_scope(scope: Scope | None, query: Query) -> Query:
+        if scope is None:
+            return query
+        scope.check_query(query)
+        where = conjoin(query.where, scope.row)
+        return Query(where, query.sort, query.skip, query.limit, query.after)
+
+    def _touched(self, data: Any) -> set[str]:
+        """Source columns a create / update document sets explicitly."""
+        table = self.plan().table
+        names = data.model_fields_set if isinstance(data, BaseModel) else set(data)
+        return {table.source_name(n) for n in names}
+
+    def _check_creates(
+        self, scope: Scope | None, items: Sequence[Any], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        if scope is None:
+            return
+        inside = compile_predicate(scope.row)
+        for item, row in zip(items, rows, strict=True):
+            scope.check_write(self._touched(item), updating=False)
+            if not inside(row):
+                raise scope.deny("the new row is outside the principal's row scope")
 
     @builtins.property
     def op_stats(self) -> OperationStats:
@@ -193,6 +246,8 @@ class XRepo(Generic[M, C, U, F, K]):
     # -- CRUD ----------------------------------------------------------------------------
     async def create(self, data: C | Mapping[str, Any], *, user_id: str | None = None) -> M:
         row = self._create_row(data)
+        scope = await self._scope("create", user_id)
+        self._check_creates(scope, [data], [row])
 
         async def run() -> M:
             return self._out((await self.backend.insert(self.plan().collection, [row]))[0])
@@ -201,18 +256,22 @@ class XRepo(Generic[M, C, U, F, K]):
             after = made.model_dump(mode="json")
             return [self._entry("create", user_id, self._key_of(made), {"after": after})]
 
-        return await self._call("create", user_id, run, audit)
+        return visible(await self._call("create", user_id, run, audit), scope)
 
     async def read(self, id: Any, *, user_id: str | None = None) -> M | None:
-        where = self.plan().alive(self.plan().key_filter(id))
-        return await self._call("read", user_id, lambda: self._first(where))
+        scope = await self._scope("read", user_id)
+        where = self._in_scope(scope, self.plan().alive(self.plan().key_filter(id)), check=False)
+        return visible(await self._call("read", user_id, lambda: self._first(where)), scope)
 
     async def update(
         self, id: Any, data: U | Mapping[str, Any], *, user_id: str | None = None
     ) -> M | None:
         plan = self.plan()
-        where = plan.alive(plan.key_filter(id))
+        scope = await self._scope("update", user_id)
+        where = self._in_scope(scope, plan.alive(plan.key_filter(id)), check=False)
         changes = self._changes(data)
+        if scope is not None:
+            scope.check_write(self._touched(data), updating=True)
 
         async def run() -> M | None:
             if not await self.backend.update(plan.collection, where, changes):
@@ -222,18 +281,19 @@ class XRepo(Generic[M, C, U, F, K]):
                 where_new = plan.alive(plan.key_filter(key if len(key) > 1 else key[0]))
             else:
                 where_new = where
-            return await self._first(where_new)
+            return await self._first(self._in_scope(scope, where_new, check=False))
 
         def audit(updated: M | None) -> builtins.list[AuditEntry]:
             if updated is None:
                 return []
             return [self._entry("update", user_id, id, {"set": plain_row(changes)})]
 
-        return await self._call("update", user_id, run, audit)
+        return visible(await self._call("update", user_id, run, audit), scope)
 
     async def delete(self, id: Any, *, hard: bool = False, user_id: str | None = None) -> bool:
         plan = self.plan()
-        where = plan.key_filter(id)
+        scope = await self._scope("delete", user_id)
+        where = self._in_scope(scope, plan.key_filter(id), check=False)
 
         def audit(removed: int) -> builtins.list[AuditEntry]:
             return [self._entry("delete", user_id, id, {})] if removed else []
@@ -282,13 +342,14 @@ class XRepo(Generic[M, C, U, F, K]):
     ) -> builtins.list[M]:
         """Matching rows in ``sort`` order (primary key as tiebreaker); ``after`` is a
         cursor from :meth:`page` (rows after it, same sort), ``skip``/``limit`` apply last."""
-        query = self._query(filters, skip, limit, sort, after)
+        scope = await self._scope("list", user_id)
+        query = self._query_in_scope(scope, self._query(filters, skip, limit, sort, after))
 
         async def run() -> builtins.list[M]:
             rows = await self.backend.select(self.plan().collection, query)
             return self._validate_rows(rows)
 
-        return await self._call("list", user_id, run)
+        return visible(await self._call("list", user_id, run), scope)
 
     def _validate_rows(self, rows: Sequence[Mapping[str, Any]]) -> builtins.list[M]:
         """All rows in one validator call (``list[M]``): no per-row Python round trip.
@@ -339,7 +400,9 @@ class XRepo(Generic[M, C, U, F, K]):
                 f"{self.metadata.name}: page() needs a primary key as tiebreaker; declare "
                 "RepoMetadata.primary_key or use list(skip=, limit=)"
             )
+        scope = await self._scope("page", user_id)
         query = self._query(filters, 0, None if limit is None else limit + 1, sort, after)
+        query = self._query_in_scope(scope, query)
 
         async def run() -> Page[M]:
             rows = await self.backend.select(self.plan().collection, query)
@@ -351,7 +414,7 @@ class XRepo(Generic[M, C, U, F, K]):
             last = row_values(query.sort, items[-1].model_dump(by_alias=True))
             return Page(items, encode_cursor(query.sort, last))
 
-        return await self._call("page", user_id, run)
+        return visible(await self._call("page", user_id, run), scope)
 
     async def list_rows(
         self,
@@ -365,19 +428,23 @@ class XRepo(Generic[M, C, U, F, K]):
         """:meth:`list` without building models: the rows as the backend holds them, keyed
         by SOURCE names (aliases).  From the memory backend they are the stored rows,
         read-only (copy with ``dict(row)`` to change one); SQL backends return fresh dicts."""
-        query = self._query(filters, skip, limit, sort)
-        return await self._call(
+        scope = await self._scope("list_rows", user_id)
+        query = self._query_in_scope(scope, self._query(filters, skip, limit, sort))
+        rows = await self._call(
             "list_rows", user_id, lambda: self.backend.select(self.plan().collection, query)
         )
+        return rows if scope is None else [dict(visible(r, scope)) for r in rows]
 
     async def count(self, filters: F | None = None, *, user_id: str | None = None) -> int:
-        where = self._where(filters)
+        scope = await self._scope("count", user_id)
+        where = self._in_scope(scope, self._where(filters))
         return await self._call(
             "count", user_id, lambda: self.backend.count(self.plan().collection, where)
         )
 
     async def exists(self, filters: F | None = None, *, user_id: str | None = None) -> bool:
-        where = self._where(filters)
+        scope = await self._scope("exists", user_id)
+        where = self._in_scope(scope, self._where(filters))
         probe = getattr(self.backend, "exists", None)
         if probe is not None:  # a backend-side existence check (no row, no model)
             coll = self.plan().collection
@@ -391,6 +458,7 @@ class XRepo(Generic[M, C, U, F, K]):
         sort: Sequence[tuple[K, SortOrder]] | None = None,
         user_id: str | None = None,
     ) -> M | None:
+        await self._scope("find_one", user_id)  # denial names find_one, not list
         found = await self.list(filters, limit=1, sort=sort, user_id=user_id)
         return found[0] if found else None
 
@@ -398,12 +466,15 @@ class XRepo(Generic[M, C, U, F, K]):
     async def bulk_create(
         self, items: Iterable[C | Mapping[str, Any]], *, user_id: str | None = None
     ) -> builtins.list[M]:
-        rows = self._create_rows(builtins.list(items))
+        given = builtins.list(items)
+        rows = self._create_rows(given)
+        scope = await self._scope("bulk_create", user_id)
+        self._check_creates(scope, given, rows)
 
         async def run() -> builtins.list[M]:
             return self._validate_rows(await self.backend.insert(self.plan().collection, rows))
 
-        return await self._call("bulk_create", user_id, run)
+        return visible(await self._call("bulk_create", user_id, run), scope)
 
     def _create_rows(self, items: builtins.list[C | Mapping[str, Any]]) -> builtins.list[Row]:
         """``_create_row`` of every item; plain dicts are validated and dumped in one batch
@@ -429,8 +500,11 @@ class XRepo(Generic[M, C, U, F, K]):
     async def bulk_update(
         self, filters: F | None, changes: U | Mapping[str, Any], *, user_id: str | None = None
     ) -> int:
-        where = self._where(filters)
+        scope = await self._scope("bulk_update", user_id)
+        where = self._in_scope(scope, self._where(filters))
         values = self._changes(changes)
+        if scope is not None:
+            scope.check_write(self._touched(changes), updating=True)
         return await self._call(
             "bulk_update",
             user_id,
@@ -440,14 +514,18 @@ class XRepo(Generic[M, C, U, F, K]):
     async def bulk_delete(
         self, filters: F | None = None, *, hard: bool = False, user_id: str | None = None
     ) -> int:
-        where = parse_filter(self.plan().table, filters)
+        scope = await self._scope("bulk_delete", user_id)
+        where = self._in_scope(scope, parse_filter(self.plan().table, filters))
         return await self._call("bulk_delete", user_id, lambda: self._remove(where, hard))
 
     async def distinct(
         self, field: K, filters: F | None = None, *, user_id: str | None = None
     ) -> builtins.list[Any]:
         info = self.plan().table.resolve(field)
-        where = self._where(filters)
+        scope = await self._scope("distinct", user_id)
+        if scope is not None and info.ref.column in scope.hidden_sources:
+            raise scope.deny(f"distinct on hidden field {field!r}")
+        where = self._in_scope(scope, self._where(filters))
         adapter: TypeAdapter[Any] = TypeAdapter(info.py_type)
 
         async def run() -> builtins.list[Any]:
@@ -468,7 +546,11 @@ class XRepo(Generic[M, C, U, F, K]):
         from .aggregate import compile_pipeline
 
         plan = self.plan()
-        compiled = compile_pipeline(plan.table, pipeline, plan.alive)
+        scope = await self._scope("aggregate", user_id)
+        pipeline = guard_pipeline(scope, pipeline)
+        compiled = compile_pipeline(
+            plan.table, pipeline, lambda n: self._in_scope(scope, plan.alive(n))
+        )
         return await self._call(
             "aggregate", user_id, lambda: self.backend.aggregate(plan.collection, compiled)
         )
@@ -524,6 +606,7 @@ class XRepo(Generic[M, C, U, F, K]):
             raise ConfigurationError(
                 f"{self.metadata.name}: audit is off (set RepoMetadata.enable_audit=True)"
             )
+        await self._scope("get_audit_log", user_id)  # entries hold every field: ADMIN only
         return self.audit_sink.query(filters, limit)
 
 
