@@ -295,7 +295,11 @@ def _through_empty_lines(flt: Any, docs: list[dict[str, Any]]) -> bool:
     """The filter (or pipeline) reads a dotted path through a field that some document holds
     as an empty array (``lines``, or the untyped ``extra``)."""
     text = repr(flt)
-    return any(v == [] and f"'{k}." in text for d in docs for k, v in d.items())
+    return any(
+        v == [] and (f"'{k}." in text or f"'${k}." in text)  # filter path or pipeline expression
+        for d in docs
+        for k, v in d.items()
+    )
 
 
 def _without_empty_paths(pipe: list[dict[str, Any]], rows: list[dict[str, Any]]) -> Any:
