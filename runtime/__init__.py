@@ -1,10 +1,12 @@
 """xrepo.runtime: what generated code imports."""
 
 from .acl import ACL, ACLConditions, ACLRule, Permission
+from .audit import AuditError, AuditSink, DatabaseAuditSink, JsonlAuditSink
 from .backends.base import Backend, Collection
 from .backends.memory import MemoryBackend
 from .backends.postgres import PostgresBackend
 from .backends.sqlite import SQLiteBackend
+from .cache import Cache, MemoryCache, RedisCache
 from .dict_repo import DictRepo
 from .dynamic import DynamicModels, ModelGenerator
 from .errors import (
@@ -18,6 +20,7 @@ from .errors import (
     XRepoError,
 )
 from .factory import XRepoFactory
+from .governance import AuditEntry, MemoryAuditSink
 from .model import XObjPrototype
 from .ops import (
     AnyOps,
@@ -47,16 +50,21 @@ __all__ = [
     "ACLConditions",
     "ACLRule",
     "AnyOps",
+    "AuditEntry",
+    "AuditError",
+    "AuditSink",
     "Backend",
     "BackendError",
     "BoolOps",
     "BytesOps",
+    "Cache",
     "Collection",
     "ConfigurationError",
     "ConnectedRepo",
     "ConstraintError",
     "CreationStrategy",
     "CsvResource",
+    "DatabaseAuditSink",
     "DateOps",
     "DateTimeOps",
     "DecimalOps",
@@ -68,8 +76,11 @@ __all__ = [
     "IntOps",
     "JoinSizeError",
     "JsonResource",
+    "JsonlAuditSink",
     "MaterializedRepo",
+    "MemoryAuditSink",
     "MemoryBackend",
+    "MemoryCache",
     "MemoryResource",
     "MissingDriverError",
     "ModelGenerator",
@@ -79,6 +90,7 @@ __all__ = [
     "PermissionDenied",
     "PostgresBackend",
     "QueryError",
+    "RedisCache",
     "RefreshableRepo",
     "RepoMetadata",
     "SQLiteBackend",

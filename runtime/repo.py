@@ -11,7 +11,9 @@ from __future__ import annotations
 import builtins
 import contextlib
 import gc
+import json
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
@@ -19,9 +21,11 @@ from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from .acl import ACL, Scope, guard_pipeline, visible
+from .audit import AuditSink, query_entries, record_entries, wants_transaction
 from .backends.base import Backend, Row
 from .backends.memory import MemoryBackend
 from .bulk_rows import gc_paused, plain_mappings, source_rows, validate_creates
+from .cache import Cache, MemoryCache, Uncacheable, cache_key, dump_plain, load_plain
 from .errors import ConfigurationError, QueryError
 from .governance import AuditEntry, MemoryAuditSink, OperationStats
 from .model import XObjPrototype
@@ -41,6 +45,9 @@ K = TypeVar("K", bound=str)
 T = TypeVar("T")
 
 SortOrder = Literal[1, -1]
+
+#: The cache ``RepoMetadata.cache_enabled`` gives: one per backend object.
+_DEFAULT_CACHES: weakref.WeakKeyDictionary[Any, Cache] = weakref.WeakKeyDictionary()
 
 
 class RepoMetadata(BaseModel):
@@ -89,6 +96,10 @@ class XRepo(Generic[M, C, U, F, K]):
     #: Access control (:mod:`xrepo.runtime.acl`): ``repo.acl = ACL(rules, resolver)`` on an
     #: instance or the class; ``None``: no rules (then ``metadata.acl_rules`` must be empty).
     acl: ACL | None = None
+    #: Read cache (:mod:`xrepo.runtime.cache`): ``repo.cache = MemoryCache()`` /
+    #: ``RedisCache(url, prefix)`` on an instance or the class; ``None``: the backend's shared
+    #: :class:`MemoryCache` when ``metadata.cache_enabled``, else no caching.
+    cache: Cache | None = None
     _plans: ClassVar[dict[type, RepoPlan]] = {}
 
     @classmethod
@@ -113,9 +124,10 @@ class XRepo(Generic[M, C, U, F, K]):
         governance issue; they slot in before ``run``.
         """
         started = time.perf_counter()
-        result = await run()
         if audit is not None and self.metadata.enable_audit:
-            self.audit_sink.record(audit(result))
+            result = await self._audited(run, audit)
+        else:
+            result = await run()
         self.op_stats.record(op, time.perf_counter() - started)
         return result
 
@@ -167,6 +179,107 @@ class XRepo(Generic[M, C, U, F, K]):
             if not inside(row):
                 raise scope.deny("the new row is outside the principal's row scope")
 
+    # -- cache ---------------------------------------------------------------------------
+    def _active_cache(self) -> Cache | None:
+        if self.cache is not None:
+            return self.cache
+        if not self.metadata.cache_enabled:
+            return None
+        try:
+            found = _DEFAULT_CACHES.get(self.backend)
+            if found is None:
+                found = _DEFAULT_CACHES[self.backend] = MemoryCache()
+        except TypeError:  # a backend without weak references / hash: cache per repo
+            found = self.__dict__.get("_own_cache")
+            if found is None:
+                found = self.__dict__["_own_cache"] = MemoryCache()
+        return found
+
+    def _cache_collection(self) -> str:
+        return f"{self.metadata.namespace or ''}.{self.metadata.collection}"
+
+    async def _invalidate_after(self, write: Awaitable[T]) -> T:
+        """A write (its audit and commit included); then the collection's cache generation is
+        bumped — also when the write failed, as part of it may have happened."""
+        try:
+            return await write
+        finally:
+            cache = self._active_cache()
+            if cache is not None:
+                await cache.invalidate(self._cache_collection())
+
+    def _cached(
+        self,
+        op: str,
+        scope: Scope | None,
+        query: Any,
+        run: Callable[[], Awaitable[T]],
+        dump: Callable[[T], bytes] = dump_plain,
+        load: Callable[[bytes], T] = load_plain,
+    ) -> Callable[[], Awaitable[T]]:
+        """``run`` reading through the cache.  ``query`` must already hold the principal's
+        row rule; the principal and its hidden fields are added to the key here."""
+        cache = self._active_cache()
+        if cache is None:
+            return run
+        active: Cache = cache
+
+        async def cached() -> T:
+            coll = self._cache_collection()
+            generation = await active.generation(coll)
+            who = None
+            if scope is not None:  # sorted: a frozenset's order differs between processes
+                who = (scope.principal, repr(scope.row), sorted(scope.hidden))
+            model = f"{self.model.__module__}.{self.model.__qualname__}"
+            key = cache_key(model, coll, op, query, who, generation)
+            fresh: builtins.list[T] = []
+
+            async def compute() -> bytes | None:
+                result = await run()
+                fresh.append(result)
+                try:
+                    return dump(result)
+                except (Uncacheable, ValueError):  # no exact JSON form: served uncached
+                    return None
+
+            ttl = active.ttl if active.ttl is not None else self.metadata.cache_ttl
+            data, _hit = await active.fetch(key, ttl, compute)
+            if fresh:
+                return fresh[0]
+            if data is None:
+                return await run()
+            return load(data)
+
+        return cached
+
+    def _adapter(self, kind: str) -> TypeAdapter[Any]:
+        """JSON codecs of this repo's results (models by source names, as rows are)."""
+        store: dict[str, TypeAdapter[Any]] | None = type(self).__dict__.get("_cache_adapters")
+        if store is None:
+            store = {}
+            type(self)._cache_adapters = store  # type: ignore[attr-defined]
+        adapter = store.get(kind)
+        if adapter is None:
+            model: Any = self.model
+            shape: Any = model | None if kind == "one" else builtins.list[model]
+            adapter = store[kind] = TypeAdapter(shape)
+        return adapter
+
+    def _dump_models(self, kind: str) -> Callable[[Any], bytes]:
+        adapter = self._adapter(kind)
+        return lambda value: adapter.dump_json(value, by_alias=True)
+
+    def _load_models(self, kind: str) -> Callable[[bytes], Any]:
+        return self._adapter(kind).validate_json
+
+    def _dump_page(self, page: Page[M]) -> bytes:
+        items = self._adapter("many").dump_json(page.items, by_alias=True)
+        return json.dumps(page.next_cursor).encode() + b"\n" + items
+
+    def _load_page(self, data: bytes) -> Page[M]:
+        cursor, items = data.split(b"\n", 1)
+        return Page(self._adapter("many").validate_json(items), json.loads(cursor))
+
     @builtins.property
     def op_stats(self) -> OperationStats:
         stats: OperationStats | None = self.__dict__.get("_op_stats")
@@ -175,11 +288,48 @@ class XRepo(Generic[M, C, U, F, K]):
         return stats
 
     @builtins.property
-    def audit_sink(self) -> MemoryAuditSink:
-        sink: MemoryAuditSink | None = self.__dict__.get("_audit_sink")
+    def audit_sink(self) -> AuditSink:
+        """Where audit entries go (:mod:`xrepo.runtime.audit`); in memory unless assigned."""
+        sink: AuditSink | None = self.__dict__.get("_audit_sink")
         if sink is None:
             sink = self.__dict__["_audit_sink"] = MemoryAuditSink()
         return sink
+
+    @audit_sink.setter
+    def audit_sink(self, sink: AuditSink) -> None:
+        self.__dict__["_audit_sink"] = sink
+
+    async def _audited(
+        self, run: Callable[[], Awaitable[T]], audit: Callable[[T], builtins.list[AuditEntry]]
+    ) -> T:
+        """The write and its entries, in one transaction where the backend has them: an entry
+        that cannot be recorded raises :class:`~xrepo.runtime.audit.AuditError` and rolls the
+        change back (no unaudited writes)."""
+        sink = self.audit_sink
+        if wants_transaction(self.backend, sink):
+            async with self.backend.transaction():  # type: ignore[attr-defined]
+                result = await run()
+                await record_entries(sink, audit(result))
+            return result
+        result = await run()
+        await record_entries(sink, audit(result))
+        return result
+
+    async def _before(self, where: Node) -> builtins.list[dict[str, Any]]:
+        """Before-images (JSON-safe, source names) of the rows a write is about to change;
+        read inside the write's transaction.  Empty when audit is off."""
+        if not self.metadata.enable_audit:
+            return []
+        rows = await self.backend.select(self.plan().collection, Query(where, (), 0, None))
+        return [self._image(r) for r in rows]
+
+    def _image(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        image: dict[str, Any] = self._out(dict(row)).model_dump(mode="json", by_alias=True)
+        return image
+
+    def _row_key(self, image: Mapping[str, Any]) -> Any:
+        values = tuple(image.get(c) for c in self.plan().collection.primary_key)
+        return values[0] if len(values) == 1 else (values or None)
 
     def _entry(
         self, op: str, user_id: str | None, entity: Any, changes: dict[str, Any]
@@ -256,12 +406,23 @@ class XRepo(Generic[M, C, U, F, K]):
             after = made.model_dump(mode="json")
             return [self._entry("create", user_id, self._key_of(made), {"after": after})]
 
-        return visible(await self._call("create", user_id, run, audit), scope)
+        written = await self._invalidate_after(self._call("create", user_id, run, audit))
+
+        return visible(written, scope)
 
     async def read(self, id: Any, *, user_id: str | None = None) -> M | None:
         scope = await self._scope("read", user_id)
         where = self._in_scope(scope, self.plan().alive(self.plan().key_filter(id)), check=False)
-        return visible(await self._call("read", user_id, lambda: self._first(where)), scope)
+        run = self._cached(
+            "read",
+            scope,
+            where,
+            lambda: self._first(where),
+            self._dump_models("one"),
+            self._load_models("one"),
+        )
+        found: M | None = await self._call("read", user_id, run)
+        return visible(found, scope)
 
     async def update(
         self, id: Any, data: U | Mapping[str, Any], *, user_id: str | None = None
@@ -273,7 +434,10 @@ class XRepo(Generic[M, C, U, F, K]):
         if scope is not None:
             scope.check_write(self._touched(data), updating=True)
 
+        before: builtins.list[dict[str, Any]] = []
+
         async def run() -> M | None:
+            before[:] = await self._before(where)
             if not await self.backend.update(plan.collection, where, changes):
                 return None
             key = tuple(changes.get(c, None) for c in plan.collection.primary_key)
@@ -286,19 +450,45 @@ class XRepo(Generic[M, C, U, F, K]):
         def audit(updated: M | None) -> builtins.list[AuditEntry]:
             if updated is None:
                 return []
-            return [self._entry("update", user_id, id, {"set": plain_row(changes)})]
+            after = updated.model_dump(mode="json", by_alias=True)
+            old = before[0] if before else {}
+            diff = {
+                "set": plain_row(changes),
+                "before": {c: old.get(c) for c in changes},
+                "after": {c: after.get(c) for c in changes},
+            }
+            return [self._entry("update", user_id, id, diff)]
 
-        return visible(await self._call("update", user_id, run, audit), scope)
+        written = await self._invalidate_after(self._call("update", user_id, run, audit))
+
+        return visible(written, scope)
 
     async def delete(self, id: Any, *, hard: bool = False, user_id: str | None = None) -> bool:
         plan = self.plan()
         scope = await self._scope("delete", user_id)
         where = self._in_scope(scope, plan.key_filter(id), check=False)
+        before: builtins.list[dict[str, Any]] = []
+
+        async def run() -> int:
+            before[:] = await self._before(self._doomed(where, hard))
+            return await self._remove(where, hard)
 
         def audit(removed: int) -> builtins.list[AuditEntry]:
-            return [self._entry("delete", user_id, id, {})] if removed else []
+            if not removed:
+                return []
+            return [self._entry("delete", user_id, id, {"before": before[0] if before else {}})]
 
-        return await self._call("delete", user_id, lambda: self._remove(where, hard), audit) > 0
+        return await self._invalidate_after(self._call("delete", user_id, run, audit)) > 0
+
+    def _doomed(self, where: Node, hard: bool) -> Node:
+        """The rows ``_remove(where, hard)`` changes (a soft delete skips dead rows)."""
+        plan = self.plan()
+        return plan.alive(where) if plan.soft is not None and not hard else where
+
+    def _removed_entries(
+        self, op: str, user_id: str | None, before: Sequence[dict[str, Any]]
+    ) -> builtins.list[AuditEntry]:
+        return [self._entry(op, user_id, self._row_key(b), {"before": b}) for b in before]
 
     async def _remove(self, where: Node, hard: bool) -> int:
         plan = self.plan()
@@ -349,7 +539,10 @@ class XRepo(Generic[M, C, U, F, K]):
             rows = await self.backend.select(self.plan().collection, query)
             return self._validate_rows(rows)
 
-        return visible(await self._call("list", user_id, run), scope)
+        cached = self._cached(
+            "list", scope, query, run, self._dump_models("many"), self._load_models("many")
+        )
+        return visible(await self._call("list", user_id, cached), scope)
 
     def _validate_rows(self, rows: Sequence[Mapping[str, Any]]) -> builtins.list[M]:
         """All rows in one validator call (``list[M]``): no per-row Python round trip.
@@ -414,7 +607,8 @@ class XRepo(Generic[M, C, U, F, K]):
             last = row_values(query.sort, items[-1].model_dump(by_alias=True))
             return Page(items, encode_cursor(query.sort, last))
 
-        return visible(await self._call("page", user_id, run), scope)
+        cached = self._cached("page", scope, query, run, self._dump_page, self._load_page)
+        return visible(await self._call("page", user_id, cached), scope)
 
     async def list_rows(
         self,
@@ -438,9 +632,10 @@ class XRepo(Generic[M, C, U, F, K]):
     async def count(self, filters: F | None = None, *, user_id: str | None = None) -> int:
         scope = await self._scope("count", user_id)
         where = self._in_scope(scope, self._where(filters))
-        return await self._call(
-            "count", user_id, lambda: self.backend.count(self.plan().collection, where)
+        run = self._cached(
+            "count", scope, where, lambda: self.backend.count(self.plan().collection, where)
         )
+        return await self._call("count", user_id, run)
 
     async def exists(self, filters: F | None = None, *, user_id: str | None = None) -> bool:
         scope = await self._scope("exists", user_id)
@@ -448,8 +643,16 @@ class XRepo(Generic[M, C, U, F, K]):
         probe = getattr(self.backend, "exists", None)
         if probe is not None:  # a backend-side existence check (no row, no model)
             coll = self.plan().collection
-            return bool(await self._call("exists", user_id, lambda: probe(coll, where)))
-        return await self._call("exists", user_id, lambda: self._first(where)) is not None
+
+            async def run() -> bool:
+                return bool(await probe(coll, where))
+
+        else:
+
+            async def run() -> bool:
+                return await self._first(where) is not None
+
+        return await self._call("exists", user_id, self._cached("exists", scope, where, run))
 
     async def find_one(
         self,
@@ -474,7 +677,18 @@ class XRepo(Generic[M, C, U, F, K]):
         async def run() -> builtins.list[M]:
             return self._validate_rows(await self.backend.insert(self.plan().collection, rows))
 
-        return visible(await self._call("bulk_create", user_id, run), scope)
+        def audit(made: builtins.list[M]) -> builtins.list[AuditEntry]:
+            entries = []
+            for item in made:
+                after = item.model_dump(mode="json", by_alias=True)
+                entries.append(
+                    self._entry("bulk_create", user_id, self._key_of(item), {"after": after})
+                )
+            return entries
+
+        written = await self._invalidate_after(self._call("bulk_create", user_id, run, audit))
+
+        return visible(written, scope)
 
     def _create_rows(self, items: builtins.list[C | Mapping[str, Any]]) -> builtins.list[Row]:
         """``_create_row`` of every item; plain dicts are validated and dumped in one batch
@@ -505,18 +719,43 @@ class XRepo(Generic[M, C, U, F, K]):
         values = self._changes(changes)
         if scope is not None:
             scope.check_write(self._touched(changes), updating=True)
-        return await self._call(
-            "bulk_update",
-            user_id,
-            lambda: self.backend.update(self.plan().collection, where, values),
-        )
+        before: builtins.list[dict[str, Any]] = []
+
+        async def run() -> int:
+            before[:] = await self._before(where)
+            return await self.backend.update(self.plan().collection, where, values)
+
+        def audit(changed: int) -> builtins.list[AuditEntry]:
+            if not changed:
+                return []
+            entries = []
+            for old in before:
+                after = self._image({**old, **values})
+                diff = {
+                    "set": plain_row(values),
+                    "before": {c: old.get(c) for c in values},
+                    "after": {c: after.get(c) for c in values},
+                }
+                entries.append(self._entry("bulk_update", user_id, self._row_key(after), diff))
+            return entries
+
+        return await self._invalidate_after(self._call("bulk_update", user_id, run, audit))
 
     async def bulk_delete(
         self, filters: F | None = None, *, hard: bool = False, user_id: str | None = None
     ) -> int:
         scope = await self._scope("bulk_delete", user_id)
         where = self._in_scope(scope, parse_filter(self.plan().table, filters))
-        return await self._call("bulk_delete", user_id, lambda: self._remove(where, hard))
+        before: builtins.list[dict[str, Any]] = []
+
+        async def run() -> int:
+            before[:] = await self._before(self._doomed(where, hard))
+            return await self._remove(where, hard)
+
+        def audit(removed: int) -> builtins.list[AuditEntry]:
+            return self._removed_entries("bulk_delete", user_id, before) if removed else []
+
+        return await self._invalidate_after(self._call("bulk_delete", user_id, run, audit))
 
     async def distinct(
         self, field: K, filters: F | None = None, *, user_id: str | None = None
@@ -532,7 +771,8 @@ class XRepo(Generic[M, C, U, F, K]):
             values = await self.backend.distinct(self.plan().collection, info.ref, where)
             return [None if v is None else adapter.validate_python(v) for v in values]
 
-        return await self._call("distinct", user_id, run)
+        cached = self._cached("distinct", scope, (info.ref, where), run)
+        return await self._call("distinct", user_id, cached)
 
     # -- issue 3 -------------------------------------------------------------------------
     async def aggregate(
@@ -551,9 +791,13 @@ class XRepo(Generic[M, C, U, F, K]):
         compiled = compile_pipeline(
             plan.table, pipeline, lambda n: self._in_scope(scope, plan.alive(n))
         )
-        return await self._call(
-            "aggregate", user_id, lambda: self.backend.aggregate(plan.collection, compiled)
+        run = self._cached(
+            "aggregate",
+            scope,
+            pipeline,
+            lambda: self.backend.aggregate(plan.collection, compiled),
         )
+        return await self._call("aggregate", user_id, run)
 
     def explain_aggregate(self, pipeline: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Which stages of ``pipeline`` run in the backend (SQL) and which in memory."""
@@ -607,7 +851,7 @@ class XRepo(Generic[M, C, U, F, K]):
                 f"{self.metadata.name}: audit is off (set RepoMetadata.enable_audit=True)"
             )
         await self._scope("get_audit_log", user_id)  # entries hold every field: ADMIN only
-        return self.audit_sink.query(filters, limit)
+        return await query_entries(self.audit_sink, filters, limit)
 
 
 class ConnectedRepo(XRepo[M, C, U, F, K]):

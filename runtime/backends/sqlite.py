@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,8 @@ class SQLiteBackend(BackendBase):
         self.path = str(path)
         self.dialect = SQLiteDialect()
         self._conn: Any = None
+        #: Open ``transaction()`` blocks: writes inside one leave commit/rollback to the block.
+        self._tx_depth = 0
 
     async def connect(self) -> None:
         if self._conn is not None:
@@ -64,6 +66,40 @@ class SQLiteBackend(BackendBase):
         if self._conn is None:
             await self.connect()
         return self._conn
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """One transaction for every write on this connection inside the block (nested blocks
+        join the outer one); an exception rolls back and propagates."""
+        db = await self._db()
+        if self._tx_depth:
+            self._tx_depth += 1
+            try:
+                yield
+            finally:
+                self._tx_depth -= 1
+            return
+        await db.commit()  # a clean start: nothing pending belongs to this block
+        await db.execute("BEGIN")
+        self._tx_depth = 1
+        try:
+            yield
+        except BaseException:
+            self._tx_depth = 0
+            await db.rollback()
+            raise
+        self._tx_depth = 0
+        try:
+            await db.commit()
+        except sqlite3.Error as exc:
+            await db.rollback()
+            raise _wrap(exc, "commit") from exc
+
+    async def _settle(self, db: Any, ok: bool) -> None:
+        """Commit (or roll back) a write unless a ``transaction()`` block owns it."""
+        if self._tx_depth:
+            return
+        await (db.commit() if ok else db.rollback())
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run one statement and fetch all its rows (escape hatch for tests and tools)."""
@@ -98,9 +134,9 @@ class SQLiteBackend(BackendBase):
                 )
                 async with db.execute(sql, params) as cur:
                     out.extend(self._decode(coll, r) for r in await cur.fetchall())
-            await db.commit()
+            await self._settle(db, True)
         except sqlite3.Error as exc:
-            await db.rollback()
+            await self._settle(db, False)
             raise _wrap(exc, coll.name) from exc
         return out
 
@@ -117,9 +153,9 @@ class SQLiteBackend(BackendBase):
         try:
             async with db.execute(sql, params) as cur:
                 n = cur.rowcount
-            await db.commit()
+            await self._settle(db, True)
         except sqlite3.Error as exc:
-            await db.rollback()
+            await self._settle(db, False)
             raise _wrap(exc, name) from exc
         return int(n)
 
