@@ -20,7 +20,7 @@ from .errors import (
     XRepoError,
 )
 from .factory import XRepoFactory
-from .governance import AuditEntry, MemoryAuditSink
+from .governance import AuditEntry, MemoryAuditSink, RepoStats
 from .model import XObjPrototype
 from .ops import (
     AnyOps,
@@ -93,6 +93,7 @@ __all__ = [
     "RedisCache",
     "RefreshableRepo",
     "RepoMetadata",
+    "RepoStats",
     "SQLiteBackend",
     "SQLiteResource",
     "SortOrder",

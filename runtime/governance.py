@@ -8,7 +8,9 @@ in-memory audit sink and per-operation latency figures.
 from __future__ import annotations
 
 import datetime
+import decimal
 import statistics
+import uuid
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -78,3 +80,59 @@ class OperationStats:
                 "p95_ms": 1000 * p95,
             }
         return out
+
+
+#: Rows read to estimate cardinalities where the database keeps no estimate (bounded work).
+SAMPLE_ROWS = 1000
+
+_SCALARS = (
+    str,
+    int,
+    float,
+    bool,
+    bytes,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    decimal.Decimal,
+    uuid.UUID,
+)
+
+
+class RepoStats(BaseModel):
+    """What ``get_statistics()`` reports; ``None`` where the model or backend cannot say."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    total_count: int
+    created_today: int | None = None
+    updated_today: int | None = None
+    deleted_today: int | None = None
+    #: Distinct values per top-level scalar field (by field name).
+    cardinalities: dict[str, int] = Field(default_factory=dict)
+    #: ``"database"`` (e.g. ``pg_stats``) or ``"sample"`` (first ``SAMPLE_ROWS`` rows).
+    cardinality_source: str | None = None
+    storage_bytes: int | None = None
+    #: Per index: ``{"scans": n}`` (``pg_stat_user_indexes``, ``$indexStats``).
+    indexes: dict[str, dict[str, int]] = Field(default_factory=dict)
+    #: Per operation: count, mean_ms, p50_ms, p95_ms.
+    operations: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+def sampled_cardinalities(
+    rows: Sequence[Mapping[str, Any]], fields: Mapping[str, str]
+) -> dict[str, int]:
+    """Distinct values per field over ``rows``; ``fields`` maps source name → field name.
+    Fields holding anything but scalars (objects, lists) are left out."""
+    out: dict[str, int] = {}
+    for source, name in fields.items():
+        seen: set[Any] = set()
+        for row in rows:
+            value = row.get(source)
+            if value is not None and not isinstance(value, _SCALARS):
+                break
+            seen.add(value)
+        else:
+            if rows:
+                out[name] = len(seen)
+    return out

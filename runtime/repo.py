@@ -27,7 +27,14 @@ from .backends.memory import MemoryBackend
 from .bulk_rows import gc_paused, plain_mappings, source_rows, validate_creates
 from .cache import Cache, MemoryCache, Uncacheable, cache_key, dump_plain, load_plain
 from .errors import ConfigurationError, QueryError
-from .governance import AuditEntry, MemoryAuditSink, OperationStats
+from .governance import (
+    SAMPLE_ROWS,
+    AuditEntry,
+    MemoryAuditSink,
+    OperationStats,
+    RepoStats,
+    sampled_cardinalities,
+)
 from .model import XObjPrototype
 from .query.ast import Node, Query, conjoin
 from .query.cursor import Page, decode_cursor, encode_cursor, row_values
@@ -833,10 +840,58 @@ class XRepo(Generic[M, C, U, F, K]):
             "soft_delete": self.metadata.soft_delete,
         }
 
-    async def get_statistics(self, *, user_id: str | None = None) -> dict[str, Any]:
-        """Live row count and this repo's per-operation latencies (count, mean, p50, p95)."""
+    async def get_statistics(self, *, user_id: str | None = None) -> RepoStats:
+        """Row counts (total; created, updated, deleted since midnight UTC — counted by the
+        database), field cardinalities, storage and index figures where the backend offers
+        them (an optional ``stats(coll)``), and per-operation latencies.  ``operations`` is
+        taken right after the total count, before this call's own further queries."""
         total = await self.count(user_id=user_id)
-        return {"total_count": total, "operations": self.op_stats.summary()}
+        operations = self.op_stats.summary()
+        plan = self.plan()
+        meta = self.metadata
+        midnight = now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+        async def since(name: str, *, alive: bool) -> int | None:
+            if name not in plan.table.by_name:
+                return None
+            scope = await self._scope("count", user_id)
+            doc = {name: {"$gte": stamp_for(self.model, name, midnight)}}
+            where = parse_filter(plan.table, doc)
+            where = self._in_scope(scope, plan.alive(where) if alive else where)
+            coll = plan.collection
+            return await self._call("count", user_id, lambda: self.backend.count(coll, where))
+
+        deleted = await since(meta.soft_delete_field, alive=False) if plan.soft else None
+        fields = {
+            info.ref.path[0]: name
+            for name, info in plan.table.by_name.items()
+            if len(info.ref.path) == 1
+        }
+        scope = await self._scope("count", user_id)
+        probe = getattr(self.backend, "stats", None)
+        # Table-wide figures would describe rows outside a restricted principal's scope.
+        native: dict[str, Any] = (
+            await probe(plan.collection) if probe is not None and scope is None else {}
+        )
+        cards = {
+            fields[s]: int(n) for s, n in native.get("cardinalities", {}).items() if s in fields
+        }
+        source = "database" if cards else None
+        if not cards:
+            rows = await self.list_rows(limit=SAMPLE_ROWS, user_id=user_id)
+            cards = sampled_cardinalities(rows, fields)
+            source = "sample" if rows else None
+        return RepoStats(
+            total_count=total,
+            created_today=await since(meta.created_field, alive=True),
+            updated_today=await since(meta.updated_field, alive=True),
+            deleted_today=deleted,
+            cardinalities=cards,
+            cardinality_source=source,
+            storage_bytes=native.get("storage_bytes"),
+            indexes=native.get("indexes", {}),
+            operations=operations,
+        )
 
     async def get_audit_log(
         self,

@@ -55,12 +55,12 @@ async def test_statistics_count_every_operation(backend: object) -> None:
         await repo.read(made.id)
     await repo.list({"tier": "free"})
     stats = await repo.get_statistics()
-    ops = stats["operations"]
+    ops = stats.operations
     assert ops["read"]["count"] == 3 and ops["create"]["count"] == 1
     assert ops["list"]["count"] == 1
     assert ops["count"]["count"] == 1  # get_statistics' own count went through the seam
     assert 0 <= ops["read"]["p50_ms"] <= ops["read"]["p95_ms"]
-    assert stats["total_count"] == await repo.count()
+    assert stats.total_count == await repo.count()
 
 
 async def test_audit_log_records_writes_newest_first(backend: object) -> None:

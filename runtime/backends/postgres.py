@@ -263,6 +263,40 @@ class PostgresBackend(BackendBase):
     def _table(self, coll: Collection) -> str:
         return self.dialect.table(coll.name, coll.namespace)
 
+    async def stats(self, coll: Collection) -> dict[str, Any]:
+        """Storage size, planner cardinality estimates (``pg_stats``; a negative n_distinct
+        is a fraction of the rows) and per-index scan counts, for ``XRepo.get_statistics``."""
+        table = self._table(coll)  # quoted; bound as text and resolved by ::regclass
+        size = await self.fetch(
+            "SELECT pg_total_relation_size($1::regclass) AS size, c.reltuples AS n"
+            " FROM pg_class c WHERE c.oid = $1::regclass",
+            table,
+        )
+        rows = max(float(size[0]["n"]), 0.0) if size else 0.0
+        cards: dict[str, int] = {}
+        for r in await self.fetch(
+            "SELECT s.attname, s.n_distinct FROM pg_stats s"
+            " JOIN pg_class c ON c.relname = s.tablename"
+            " JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = s.schemaname"
+            " WHERE c.oid = $1::regclass",
+            table,
+        ):
+            distinct = float(r["n_distinct"])
+            cards[str(r["attname"])] = round(-distinct * rows if distinct < 0 else distinct)
+        indexes = {
+            str(r["indexrelname"]): {"scans": int(r["idx_scan"] or 0)}
+            for r in await self.fetch(
+                "SELECT indexrelname, idx_scan FROM pg_stat_user_indexes"
+                " WHERE relid = $1::regclass",
+                table,
+            )
+        }
+        return {
+            "storage_bytes": int(size[0]["size"]) if size else None,
+            "cardinalities": cards,
+            "indexes": indexes,
+        }
+
     def dialect_for(self, coll: Collection) -> PostgresDialect:
         """The dialect knowing ``coll``'s native-array and ``json`` columns (the generic one
         until the table has been used once)."""

@@ -101,6 +101,13 @@ class SQLiteBackend(BackendBase):
             return
         await (db.commit() if ok else db.rollback())
 
+    async def stats(self, coll: Collection) -> dict[str, Any]:
+        """The database file's size (page_count × page_size; SQLite keeps one file for every
+        table), for ``XRepo.get_statistics``; cardinalities are sampled by the repo."""
+        pages = await self.execute("PRAGMA page_count")
+        size = await self.execute("PRAGMA page_size")
+        return {"storage_bytes": int(pages[0][0]) * int(size[0][0])}
+
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run one statement and fetch all its rows (escape hatch for tests and tools)."""
         db = await self._db()
