@@ -57,14 +57,33 @@ class ResourceBase(BackendBase):
     def _inspect(self) -> Snapshot:
         raise NotImplementedError
 
+    async def _discover(self) -> Snapshot:
+        """Inspect the source; servers override this with their async inspector."""
+        return self._inspect()
+
     async def discover_schema(self, *, refresh: bool = False) -> Snapshot:
         if self._snapshot is None or refresh:
-            self._snapshot = self._inspect()
+            self._snapshot = await self._discover()
         return self._snapshot
 
     async def list_collections_or_tables(self) -> list[str]:
         snapshot = await self.discover_schema()
         return [c.name for c in snapshot.collections]
+
+
+class ServerResource(ResourceBase):
+    """A live server: every repo made on it shares ``self._backend``, whose lifecycle this is."""
+
+    _backend: Any
+
+    def backend(self) -> Any:
+        return self._backend
+
+    async def connect(self) -> None:
+        await self._backend.connect()
+
+    async def close(self) -> None:
+        await self._backend.close()
 
 
 class MaterializedResource(ResourceBase):

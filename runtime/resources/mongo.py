@@ -9,12 +9,14 @@ from ..backends.mongo import MongoBackend
 from ..introspect.mongo import inspect_mongo_async
 from ..introspect.redis import safe_url
 from ..schema import Snapshot
-from .base import ResourceBase
+from .base import ServerResource
 
 
-class MongoResource(ResourceBase):
+class MongoResource(ServerResource):
     """``url`` (``mongodb://...``) and ``database`` (default: the URL's path). Every repo made
     on it shares one :class:`MongoBackend` (one client)."""
+
+    _backend: MongoBackend
 
     materialized = False
     source_kind = "mongo"
@@ -41,28 +43,19 @@ class MongoResource(ResourceBase):
         self.full_scan = full_scan
         self._backend = MongoBackend(url, database, **backend_options)
 
-    async def discover_schema(self, *, refresh: bool = False) -> Snapshot:
-        if self._snapshot is None or refresh:
-            snapshot = await inspect_mongo_async(
-                self.url,
-                name=self.name,
-                database=self.database,
-                include=self.include,
-                exclude=self.exclude,
-                sample_size=self.sample_size,
-                full_scan=self.full_scan,
-            )
-            self._snapshot = snapshot
-        return self._snapshot
+    async def _discover(self) -> Snapshot:
+        return await inspect_mongo_async(
+            self.url,
+            name=self.name,
+            database=self.database,
+            include=self.include,
+            exclude=self.exclude,
+            sample_size=self.sample_size,
+            full_scan=self.full_scan,
+        )
 
     def backend(self) -> MongoBackend:
         return self._backend
-
-    async def connect(self) -> None:
-        await self._backend.connect()
-
-    async def close(self) -> None:
-        await self._backend.close()
 
     async def validate_connection(self) -> bool:
         try:

@@ -8,13 +8,15 @@ from typing import Any
 from ..backends.postgres import PostgresBackend
 from ..introspect.postgres import describe_url, inspect_postgres_async
 from ..schema import Snapshot
-from .base import ResourceBase
+from .base import ServerResource
 
 
-class PostgresResource(ResourceBase):
+class PostgresResource(ServerResource):
     """``dsn``: a ``postgresql://`` URL. Every repo made on it shares one
     :class:`PostgresBackend` (one pool); ``schemas`` / ``include`` / ``exclude`` choose the
     tables as ``xrepo inspect`` does."""
+
+    _backend: PostgresBackend
 
     materialized = False
     source_kind = "postgres"
@@ -39,27 +41,18 @@ class PostgresResource(ResourceBase):
         self.sample_rows = sample_rows
         self._backend = PostgresBackend(dsn, **backend_options)
 
-    async def discover_schema(self, *, refresh: bool = False) -> Snapshot:
-        if self._snapshot is None or refresh:
-            snapshot = await inspect_postgres_async(
-                self.dsn,
-                name=self.name,
-                schemas=self.schemas,
-                include=self.include,
-                exclude=self.exclude,
-                sample_rows=self.sample_rows,
-            )
-            self._snapshot = snapshot
-        return self._snapshot
+    async def _discover(self) -> Snapshot:
+        return await inspect_postgres_async(
+            self.dsn,
+            name=self.name,
+            schemas=self.schemas,
+            include=self.include,
+            exclude=self.exclude,
+            sample_rows=self.sample_rows,
+        )
 
     def backend(self) -> PostgresBackend:
         return self._backend
-
-    async def connect(self) -> None:
-        await self._backend.connect()
-
-    async def close(self) -> None:
-        await self._backend.close()
 
     async def validate_connection(self) -> bool:
         try:

@@ -61,19 +61,17 @@ class RedisResource(ResourceBase):
             self._client = aioredis.from_url(self.url, decode_responses=False)
         return self._client
 
-    async def discover_schema(self, *, refresh: bool = False) -> Snapshot:
-        if self._snapshot is None or refresh:
-            result = await inspect_redis_detailed(
-                self.url,
-                name=self.name,
-                prefix=self.prefix,
-                scan_budget=self.scan_budget,
-                patterns=self.patterns,
-                sample_per_pattern=self.sample_per_pattern,
-                client=self._redis(),
-            )
-            self._snapshot = result.snapshot
-        return self._snapshot
+    async def _discover(self) -> Snapshot:
+        result = await inspect_redis_detailed(
+            self.url,
+            name=self.name,
+            prefix=self.prefix,
+            scan_budget=self.scan_budget,
+            patterns=self.patterns,
+            sample_per_pattern=self.sample_per_pattern,
+            client=self._redis(),
+        )
+        return result.snapshot
 
     def backend(self) -> RedisBackend:
         """The backend of the only pattern (several patterns: use :meth:`backend_for`)."""
