@@ -15,7 +15,7 @@ from .errors import ConfigurationError
 from .join_config import as_fields
 from .model import XObjPrototype
 from .query.fields import FieldInfo as QueryField
-from .query.fields import fields_of
+from .query.fields import fields_of, scalar_type
 from .repo import RepoMetadata, XRepo
 from .schema import CollectionSpec, FieldSpec, LogicalType, Snapshot, TypeSpec
 from .views import hashable
@@ -140,16 +140,8 @@ def schema_of(repo: AnyRepo | DictRepo) -> CollectionSpec:
     )
 
 
-_KIND_LOGICAL = {k.value: k for k in LogicalType}
-
-
 def _logical(info: QueryField) -> TypeSpec:
-    kind = info.ref.kind
-    leaf = (
-        TypeSpec(kind=LogicalType.UNKNOWN)
-        if kind in ("object", "any")
-        else TypeSpec(kind=_KIND_LOGICAL[kind])
-    )
+    leaf = scalar_type(info.ref.kind)
     return TypeSpec(kind=LogicalType.ARRAY, items=leaf) if info.ref.array else leaf
 
 

@@ -28,26 +28,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .errors import ConfigurationError
-from .query.fields import FieldInfo
+from .query.fields import FieldInfo, scalar_type
 from .schema import CollectionSpec, FieldSpec, LogicalType, TypeSpec
 from .views import hashable
 
 Op = Literal["sum", "avg", "min", "max", "count", "count_distinct"]
 OPS: tuple[Op, ...] = ("sum", "avg", "min", "max", "count", "count_distinct")
 _NUMERIC = {"int": LogicalType.INT, "float": LogicalType.FLOAT, "decimal": LogicalType.DECIMAL}
-_LOGICAL = {
-    "str": LogicalType.STR,
-    "int": LogicalType.INT,
-    "float": LogicalType.FLOAT,
-    "decimal": LogicalType.DECIMAL,
-    "bool": LogicalType.BOOL,
-    "date": LogicalType.DATE,
-    "datetime": LogicalType.DATETIME,
-    "time": LogicalType.TIME,
-    "timedelta": LogicalType.TIMEDELTA,
-    "uuid": LogicalType.UUID,
-    "bytes": LogicalType.BYTES,
-}
 
 
 @dataclass(frozen=True)
@@ -122,9 +109,9 @@ def _agg(name: str, output: str, op: Any, fld: Any) -> Aggregation:
 
 
 def _type_of(info: FieldInfo) -> TypeSpec:
-    if info.ref.array or info.ref.kind in ("object", "any"):
+    if info.ref.array:
         return TypeSpec(kind=LogicalType.UNKNOWN)
-    return TypeSpec(kind=_LOGICAL[info.ref.kind])
+    return scalar_type(info.ref.kind)
 
 
 def result_spec(

@@ -21,6 +21,7 @@ from typing import Any, Union
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..errors import QueryError
+from ..schema import LogicalType, TypeSpec
 from .ast import FieldRef, Kind
 
 #: Checked in order: bool before int, datetime before date.
@@ -243,3 +244,8 @@ _PLAIN: frozenset[type] = frozenset(_KIND_TYPE.values())
 CoerceFn = Callable[[Any], Any]
 
 __all__ = ["FieldInfo", "FieldTable", "element_info", "fields_of", "plain"]
+
+
+def scalar_type(kind: Kind) -> TypeSpec:
+    """The snapshot type of a field kind; nested objects and untyped values are unknown."""
+    return TypeSpec(kind=LogicalType.UNKNOWN if kind in ("object", "any") else LogicalType(kind))
