@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+from collections.abc import Awaitable
+from typing import Protocol, TypeVar
 
-__all__ = ["InspectError", "Progress"]
+__all__ = ["InspectError", "Progress", "run_sync"]
+
+T = TypeVar("T")
 
 
 class Progress(Protocol):
@@ -19,3 +23,19 @@ class InspectError(Exception):
     The message names the file or source and says what to do; the CLI prints it as one line and
     exits with status 2.
     """
+
+
+def run_sync(awaitable: Awaitable[T]) -> T:
+    """``asyncio.run`` for the synchronous inspector entry points (the CLI's).
+
+    The task does not *return* the result: on Python 3.11, asyncio.run's SIGINT-handler restore
+    formats the main task's repr — result included — which for a 1,000-table snapshot takes
+    longer than the whole inspection.
+    """
+    box: list[T] = []
+
+    async def run() -> None:
+        box.append(await awaitable)
+
+    asyncio.run(run())
+    return box[0]

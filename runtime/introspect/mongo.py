@@ -36,7 +36,6 @@ The primary key is ``("_id",)``.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
@@ -52,7 +51,7 @@ from ..schema import (
     SourceInfo,
     TypeSpec,
 )
-from .base import InspectError, Progress
+from .base import InspectError, Progress, run_sync
 from .memory import DocumentAccumulator, documents_collection, field_order
 from .minority import apply_minority_threshold
 from .mongo_maps import detect_maps, prepare
@@ -147,7 +146,7 @@ def inspect_mongo(
     progress: Progress | None = None,
 ) -> Snapshot:
     """:func:`inspect_mongo_async` for synchronous callers (runs its own event loop)."""
-    return asyncio.run(
+    return run_sync(
         inspect_mongo_async(
             url,
             name=name,

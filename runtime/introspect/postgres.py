@@ -37,7 +37,7 @@ from ..schema import (
     LogicalType,
     Snapshot,
 )
-from .base import InspectError, Progress
+from .base import InspectError, Progress, run_sync
 from .infer import FieldAccumulator
 from .postgres_build import Catalog, build_collection, build_snapshot
 from .postgres_catalog import (
@@ -236,26 +236,17 @@ def inspect_postgres(
     progress: Progress | None = None,
 ) -> Snapshot:
     """The synchronous entry point (the CLI's): runs :func:`inspect_postgres_async`."""
-    box: list[Snapshot] = []
-
-    async def run() -> None:
-        # The task must not *return* the snapshot: on Python 3.11, asyncio.run's SIGINT-handler
-        # restore formats the main task's repr — result included — which for a 1,000-table
-        # snapshot takes longer than the whole inspection.
-        box.append(
-            await inspect_postgres_async(
-                url,
-                name=name,
-                schemas=schemas,
-                include=include,
-                exclude=exclude,
-                sample_rows=sample_rows,
-                progress=progress,
-            )
+    return run_sync(
+        inspect_postgres_async(
+            url,
+            name=name,
+            schemas=schemas,
+            include=include,
+            exclude=exclude,
+            sample_rows=sample_rows,
+            progress=progress,
         )
-
-    asyncio.run(run())
-    return box[0]
+    )
 
 
 def _chosen(relation: Any, include: Sequence[str], exclude: Sequence[str]) -> bool:

@@ -35,7 +35,6 @@ Output is deterministic for the same keys: patterns sorted, samples sorted, fiel
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import statistics
@@ -58,7 +57,7 @@ from ..schema import (
     TTLStats,
     TypeSpec,
 )
-from .base import InspectError, Progress
+from .base import InspectError, Progress, run_sync
 from .infer import FieldAccumulator
 from .memory import DocumentAccumulator, field_order
 from .redis_patterns import (
@@ -166,7 +165,7 @@ def inspect_redis(
     progress: Progress | None = None,
 ) -> Snapshot:
     """Synchronous :func:`inspect_redis_async` (runs its own event loop)."""
-    return asyncio.run(
+    return run_sync(
         inspect_redis_async(
             url,
             name=name,
