@@ -26,7 +26,7 @@ from pydantic.fields import FieldInfo
 from .defaults import literal_default_value
 from .model import XObjPrototype
 from .naming import NameKey, allocate, field_names
-from .schema import CollectionSpec, FieldSpec, LogicalType, Snapshot, TypeSpec
+from .schema import DATABASE_WRITTEN, CollectionSpec, FieldSpec, LogicalType, Snapshot, TypeSpec
 
 _PRESENT_KINDS = frozenset({"table", "view", "materialized_view"})
 Mode = Literal["read", "create", "update", "nested"]
@@ -291,6 +291,8 @@ class _Builder:
         # Read models accept what the source stores (mirror of plan.model_class).
         loose = mode == "read" and not self.gen.constraints_on_read
         for py, f in zip(py_names, fields, strict=True):
+            if mode in ("create", "update") and f.generated in DATABASE_WRITTEN:
+                continue  # mirror of plan.model_class: the database refuses writers' values
             t = self.map_type(f.type, (*key, f.name), loose)
             default: tuple[Any] | None = None
             if mode == "read":

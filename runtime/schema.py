@@ -45,8 +45,12 @@ class LogicalType(StrEnum):
 
 #: Semantic refinements of ``str`` recognised from sampled values or declared formats.
 Semantic = Literal["email", "url", "uuid", "ipv4", "ipv6", "ip"]
-#: How a column gets a value without the writer supplying one.
-Generated = Literal["identity", "autoincrement", "rowid", "computed"]
+#: How a column gets a value without the writer supplying one.  ``identity_always`` (PostgreSQL
+#: ``GENERATED ALWAYS AS IDENTITY``) and ``computed`` columns refuse values from writers: they
+#: are absent from create and update models.
+Generated = Literal["identity", "identity_always", "autoincrement", "rowid", "computed"]
+#: Generated kinds only the database may write.
+DATABASE_WRITTEN: frozenset[str] = frozenset({"identity_always", "computed"})
 Cardinality = Literal["low", "high"]
 CollectionKind = Literal[
     "table", "view", "materialized_view", "collection", "file", "key_pattern", "memory"

@@ -262,7 +262,7 @@ def test_zoo_source_types_and_nullability(features: Snapshot) -> None:
     assert zoo.field("c_int2").required
     assert zoo.field("c_int4").nullable and not zoo.field("c_int4").required
     ident = zoo.field("id")
-    assert ident.generated == "identity" and not ident.required and not ident.nullable
+    assert ident.generated == "identity_always" and not ident.required and not ident.nullable
 
 
 def test_zoo_checks(features: Snapshot) -> None:

@@ -5,9 +5,10 @@ Pure: no I/O here, so the whole schema is built from five result sets, however m
 Decisions:
 
 - Partitioned tables are one collection (``kind="table"``); their partitions never appear.
-- ``serial`` (a ``nextval(...)`` default) → ``generated="autoincrement"``; identity columns (ALWAYS
-  or BY DEFAULT) → ``"identity"``; ``GENERATED ALWAYS AS (...) STORED`` → ``"computed"`` (its
-  expression is not reported as a default). None of them is required of writers.
+- ``serial`` (a ``nextval(...)`` default) → ``generated="autoincrement"``; identity columns →
+  ``"identity"`` (BY DEFAULT) or ``"identity_always"``; ``GENERATED ALWAYS AS (...) STORED`` →
+  ``"computed"`` (its expression is not reported as a default). None of them is required of
+  writers; the last two refuse writers' values (absent from create and update models).
 - Views report every column nullable: PostgreSQL does not track NOT NULL through a view.
 - ``CHECK (col IN (...))`` on a str or int column becomes that column's enum and is not repeated
   under ``checks``; any other CHECK (and non-enum domain CHECKs, with ``VALUE`` bound to the
@@ -205,7 +206,9 @@ def _make(model: type[_M], values: dict[str, Any], given: set[str]) -> _M:
 
 
 def _generated(generation: str, default: str | None) -> Generated | None:
-    if generation in ("a", "d"):
+    if generation == "a":
+        return "identity_always"
+    if generation == "d":
         return "identity"
     if generation == "s":
         return "computed"
