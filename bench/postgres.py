@@ -12,8 +12,9 @@ and ``--bulk`` rows (default 100,000) written by xrepo ``bulk_create`` (validate
 in, validated read models with generated keys out) against raw ``copy_records_to_table``.
 
 Goals (issue 4): list ≤ 2.2× raw fetch and ≥ 2.5× faster than the ORM; bulk_create ≤ 1.5× raw
-COPY.  Timings are the best of ``--repeat`` runs.  The benchmark makes its own database on the
-server of ``--dsn`` (default: ``XREPO_TEST_PG_DSN`` or the local test server) and drops it.
+COPY.  Timings are the best of ``--repeat`` runs, the contenders taking turns.  The benchmark
+makes its own database on the server of ``--dsn`` (default: ``XREPO_TEST_PG_DSN`` or the local
+test server) and drops it.
 ``--rows 200 --bulk 2000 --repeat 1`` is a CI smoke run of a few seconds.
 """
 
@@ -31,7 +32,7 @@ import random
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pydantic import Field
@@ -94,15 +95,19 @@ def make_rows(n: int, seed: int = 7) -> list[dict[str, Any]]:
     ]
 
 
-async def best(run: Callable[[], Awaitable[Any]], repeat: int) -> float:
-    await run()  # warm: prepared statements, caches, codecs
-    times = []
+async def best(runs: Sequence[Callable[[], Awaitable[Any]]], repeat: int) -> list[float]:
+    """The best time of each of ``runs``, taken in turns (round robin): a busy machine then
+    slows every contender alike instead of whichever ran during the busy spell."""
+    for run in runs:
+        await run()  # warm: prepared statements, caches, codecs
+    times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeat):
-        gc.collect()  # each run starts from the same heap
-        started = time.perf_counter()
-        await run()
-        times.append(time.perf_counter() - started)
-    return min(times)
+        for run, taken in zip(runs, times, strict=True):
+            gc.collect()  # each run starts from the same heap
+            started = time.perf_counter()
+            await run()
+            taken.append(time.perf_counter() - started)
+    return [min(taken) for taken in times]
 
 
 def sqlalchemy_select(dsn: str) -> tuple[Any, Callable[[int], Awaitable[Any]]] | None:
@@ -180,20 +185,20 @@ async def bench(dsn: str, rows: int, bulk: int, repeat: int) -> list[tuple[str, 
                 return out
 
             assert len(await listed()) == n
-            t_raw = await best(raw, repeat)
-            t_list = await best(listed, repeat)
-            t_row = await best(per_row, repeat)
-            out.append((f"raw asyncpg fetch, {n:,} rows", t_raw, "1.00× (floor)"))
-            out.append((f"xrepo list → models, {n:,} rows", t_list, f"{t_list / t_raw:.2f}× raw"))
-            out.append(
-                (f"fetch + per-row model_validate, {n:,}", t_row, f"{t_row / t_raw:.2f}× raw")
-            )
+            contenders: list[Callable[[], Awaitable[Any]]] = [raw, listed, per_row]
             if peer is not None:
 
                 async def orm(n: int = n, select_orm: Any = peer[1]) -> Any:
                     return await select_orm(n)
 
-                t_orm = await best(orm, repeat)
+                contenders.append(orm)
+            t_raw, t_list, t_row, *t_peer = await best(contenders, repeat)
+            out.append((f"raw asyncpg fetch, {n:,} rows", t_raw, "1.00× (floor)"))
+            out.append((f"xrepo list → models, {n:,} rows", t_list, f"{t_list / t_raw:.2f}× raw"))
+            out.append(
+                (f"fetch + per-row model_validate, {n:,}", t_row, f"{t_row / t_raw:.2f}× raw")
+            )
+            for t_orm in t_peer:
                 out.append(
                     (
                         f"SQLAlchemy 2 async ORM, {n:,} rows",
@@ -219,8 +224,7 @@ async def bench(dsn: str, rows: int, bulk: int, repeat: int) -> list[tuple[str, 
             made = await bulk_repo.bulk_create(data)
             assert len(made) == bulk and made[-1].id == bulk
 
-        t_copy = await best(raw_copy, repeat)
-        t_bulk = await best(created, repeat)
+        t_copy, t_bulk = await best([raw_copy, created], repeat)
         out.append((f"raw copy_records_to_table, {bulk:,} rows", t_copy, "1.00× (floor)"))
         out.append((f"xrepo bulk_create, {bulk:,} rows", t_bulk, f"{t_bulk / t_copy:.2f}× raw"))
         await pool.close()

@@ -24,6 +24,18 @@ Attach with ``repo.acl = ACL(rules, resolver)`` (or on the class; ``ACL.from_met
 - ``aggregate``: ``$lookup`` is refused for restricted principals (the other collection's rules
   are not known here); hidden fields are removed by a leading ``$unset``, before the user's
   stages, and the row rule is applied where the rows are read.
+- The describing methods have no permission of their own; a denial names the method.
+  ``inspect_schema`` needs READ (it describes the rows ``read`` returns) and leaves the hidden
+  fields out of ``fields``, ``primary_key`` and ``json_schema`` (with the ``$defs`` only they
+  used).  ``inspect_collection`` and ``get_statistics`` need LIST (they count rows): counts
+  are of the principal's rows, keys and cardinalities of hidden fields are left out, and the
+  table-wide figures (database cardinalities, storage, indexes, every principal's operation
+  latencies) are for unrestricted principals only.  ``get_audit_log`` needs ADMIN (entries
+  hold every field of every row written).
+- Everywhere the repo API is: views (``RefreshableRepo``; the ACL belongs to the repo and
+  survives :meth:`refresh`), generated view repos, and :class:`~xrepo.runtime.dict_repo.DictRepo`
+  (``dict_repo.acl`` is its typed repo's; hidden fields are absent from its dicts).  Cached
+  results are keyed by the principal's row rule and hidden fields (:mod:`xrepo.runtime.cache`).
 """
 
 from __future__ import annotations
@@ -43,6 +55,8 @@ from .query.fields import FieldTable
 from .query.parse import parse_filter
 
 USER_ID = "$user_id"
+#: Scopes remembered per ACL (principal × operation × roles × model); cleared when full.
+_SCOPE_CACHE = 4096
 T = TypeVar("T")
 B = TypeVar("B", bound=BaseModel)
 
@@ -175,6 +189,9 @@ class ACL:
         )
         self.resolver = resolver
         self._checked: set[type[BaseModel]] = set()
+        #: (op, user_id, roles, id(table)) → (table, scope): rules are immutable, so a scope
+        #: depends on nothing else; the resolver still runs on every call (roles may change).
+        self._scopes: dict[tuple[str, str, frozenset[str], int], tuple[FieldTable, Scope]] = {}
 
     @classmethod
     def from_metadata(cls, metadata: Any, resolver: Resolver) -> ACL:
@@ -218,6 +235,26 @@ class ACL:
         if user_id is None:
             raise PermissionDenied(op, principal, "anonymous access is not granted")
         roles = await self.roles(user_id)
+        key = (op, user_id, roles, id(table))
+        hit = self._scopes.get(key)
+        if hit is not None and hit[0] is table:
+            return hit[1]
+        scope = self._build_scope(op, user_id, principal, need, roles, table)
+        if scope is not None:
+            if len(self._scopes) >= _SCOPE_CACHE:
+                self._scopes.clear()
+            self._scopes[key] = (table, scope)
+        return scope
+
+    def _build_scope(
+        self,
+        op: str,
+        user_id: str,
+        principal: str,
+        need: Permission,
+        roles: frozenset[str],
+        table: FieldTable,
+    ) -> Scope | None:
         mine = [r for r in self.rules if r.role in roles]
         if any(Permission.ADMIN in r.permissions for r in mine):
             return None
@@ -284,7 +321,38 @@ def guard_pipeline(
             raise scope.deny("$lookup is refused under row/column rules")
     if not scope.hidden:
         return pipeline
-    return [{"$unset": sorted(scope.hidden)}, *pipeline]
+    # Leading $match stages that name no hidden field select the same rows before the $unset as
+    # after it; ahead of it they stay the schema-typed first match (indexes, pushdown).
+    lead = 0
+    named = scope.hidden | scope.hidden_sources
+    while lead < len(pipeline) and _plain_match(pipeline[lead], named):
+        lead += 1
+    return [*pipeline[:lead], {"$unset": sorted(scope.hidden)}, *pipeline[lead:]]
+
+
+def _plain_match(stage: Any, hidden: frozenset[str]) -> bool:
+    """A ``$match`` whose filter names fields only by top-level names outside ``hidden`` (no
+    ``$expr``/``$where``, whose field references are expressions)."""
+    if not isinstance(stage, Mapping) or list(stage) != ["$match"]:
+        return False
+    stack: list[Any] = [stage["$match"]]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, Mapping):
+            for key, value in item.items():
+                if not isinstance(key, str):
+                    return False
+                if key.startswith("$"):
+                    if key in ("$expr", "$where", "$function"):
+                        return False
+                    stack.append(value)
+                elif key.split(".")[0].split("__")[0] in hidden:
+                    return False
+                else:
+                    stack.append(value)  # operator documents; values are data
+    return True
 
 
 __all__ = [

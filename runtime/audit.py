@@ -11,7 +11,14 @@ has one, so a sink that raises rolls the change back: there is no unaudited writ
   audit table (created if missing) written in the same transaction as the change.  MongoDB: an
   audit collection written in the change's transaction (``transactional=True``, a replica set or
   sharded cluster); on a standalone server (``transactional=False``) it is an ordered write made
-  right after the change — a crash between the two can leave a change without its entry.
+  right after the change — a crash or a sink failure between the two can leave a change without
+  its entry, and a multi-document update that stops at a duplicate key keeps the documents it
+  changed before it, without entries.  An entry is never written for a change that did not
+  happen.  The same holds for backends without transactions (the memory backend).
+
+The SQL tables are created before the write's transaction opens (``prepare``), so a write that
+rolls back does not take the table with it; made inside a caller's transaction, the table is
+looked for again until it has been seen outside one.
 """
 
 from __future__ import annotations
@@ -153,6 +160,11 @@ class DatabaseAuditSink:
         name: str = self.backend.dialect.table(self.table, self.namespace)
         return name
 
+    async def prepare(self) -> None:
+        """Create the audit table if missing.  The seam calls this before it opens the write's
+        transaction, so the table is committed on its own and outlives a rolled-back write."""
+        await self._ensure()
+
     async def _ensure(self) -> None:
         if self._ready or self._kind == "mongo":
             return
@@ -176,7 +188,9 @@ class DatabaseAuditSink:
             )
         )
         await self._exec(f"CREATE TABLE IF NOT EXISTS {self._name()} ({cols})", [])
-        self._ready = True
+        # Made inside a transaction, the table goes again if that rolls back: look again next
+        # time (IF NOT EXISTS is cheap) until it has been seen outside one.
+        self._ready = not _in_transaction(self.backend)
 
     async def _exec(self, sql: str, params: Sequence[Any]) -> Any:
         if self._kind == "postgres":
@@ -293,6 +307,27 @@ def _kind_of(backend: Any) -> str:
     )
 
 
+def _in_transaction(backend: Any) -> bool:
+    """Whether the current task is inside ``backend.transaction()`` (SQLite, PostgreSQL)."""
+    if getattr(backend, "_tx_depth", 0):
+        return True
+    bound = getattr(backend, "_bound", None)
+    return bound is not None and bound.get() is not None
+
+
+async def prepare_sink(sink: Any) -> None:
+    """``sink.prepare()`` when the sink has one (creating its table before the write)."""
+    prepare = getattr(sink, "prepare", None)
+    if prepare is None:
+        return
+    try:
+        done = prepare()
+        if inspect.isawaitable(done):
+            await done
+    except Exception as exc:
+        raise AuditError(f"audit sink not ready ({type(sink).__name__}): {exc}") from exc
+
+
 def wants_transaction(backend: Any, sink: Any) -> bool:
     """Run write + audit in ``backend.transaction()``?  Yes wherever the backend has one, except
     MongoDB (transactions need a replica set) unless a transactional database sink asks."""
@@ -308,6 +343,7 @@ __all__ = [
     "AuditSink",
     "DatabaseAuditSink",
     "JsonlAuditSink",
+    "prepare_sink",
     "query_entries",
     "record_entries",
     "wants_transaction",

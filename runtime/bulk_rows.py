@@ -26,7 +26,9 @@ from .query.fields import _PLAIN, plain
 @contextmanager
 def gc_paused(n: int) -> Iterator[None]:
     """Pause the cyclic collector while building ``n`` (≥ 1000) acyclic objects: its
-    collections would only rescan them.  Never hold it across an ``await``."""
+    collections would only rescan them.  Tasks that run during an ``await`` inside the pause
+    run paused too: hold it across one only for a bounded round trip on a connection already
+    held (the bulk COPY), never across waiting for one."""
     paused = n >= 1000 and gc.isenabled()
     if paused:
         gc.disable()

@@ -15,20 +15,28 @@ Correctness rests on three rules:
   concurrently with a write is stored under the old generation and never served again.
 - Values are stored as JSON bytes (never pickle) and decoded into fresh objects on every hit,
   so a caller mutating a result cannot change what the next caller gets.
+- Inside ``async with repo.transaction():`` (any such block open on the backend, in any task)
+  reads neither read nor fill the cache: they may see rows the block wrote, which a rollback
+  would make rows that never existed — and on SQLite other tasks on the connection see them
+  too.  Every collection written while a block is open is invalidated again when the block
+  ends (commit or rollback), since the bump right after each write preceded the commit.
+  Blocks opened on the backend directly (``backend.transaction()``) are not seen here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime
 import decimal
 import hashlib
 import json
 import time
 import uuid
+import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from .errors import ConfigurationError
@@ -170,6 +178,67 @@ class RedisCache(Cache):
         await self.client.aclose()
 
 
+class _OpenTransactions:
+    """``repo.transaction()`` blocks open on one backend, and what was written inside them."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.written: set[tuple[Cache, str]] = set()
+
+
+#: Keyed by backend object: every repo on it joins its transaction.
+_OPEN: weakref.WeakKeyDictionary[Any, _OpenTransactions] = weakref.WeakKeyDictionary()
+
+
+def _open_state(backend: Any) -> _OpenTransactions | None:
+    try:
+        return _OPEN.get(backend)
+    except TypeError:  # a backend without weak references: its blocks are not tracked
+        return None
+
+
+def in_transaction(backend: Any) -> bool:
+    """Whether a ``repo.transaction()`` block is open on ``backend`` (reads bypass the cache)."""
+    state = _open_state(backend)
+    return state is not None and state.depth > 0
+
+
+def written_in_transaction(backend: Any, cache: Cache, collection: str) -> None:
+    """Remember a write inside an open block: ``collection`` is invalidated when it ends."""
+    state = _open_state(backend)
+    if state is not None and state.depth > 0:
+        state.written.add((cache, collection))
+
+
+@contextlib.asynccontextmanager
+async def tracked_transaction(
+    backend: Any, block: contextlib.AbstractAsyncContextManager[None]
+) -> AsyncIterator[None]:
+    """``block`` (the backend's transaction) marked open for the cache; when it ends —
+    committed or rolled back — the collections written inside are invalidated."""
+    try:
+        state = _OPEN.get(backend)
+        if state is None:
+            state = _OPEN[backend] = _OpenTransactions()
+    except TypeError:
+        async with block:
+            yield
+        return
+    state.depth += 1
+    try:
+        async with block:
+            yield
+    finally:
+        state.depth -= 1
+        # Every block's end (not only the outermost): a concurrent task's block may outlive
+        # this one, and an extra bump only costs misses.
+        written = list(state.written)
+        if state.depth == 0:
+            state.written.clear()
+        for cache, collection in written:
+            await cache.invalidate(collection)
+
+
 def cache_key(*parts: Any) -> str:
     """A fixed-length key from the reprs of ``parts`` (AST nodes and values have exact,
     deterministic reprs; an object with an identity-based repr only costs a miss)."""
@@ -255,5 +324,8 @@ __all__ = [
     "Uncacheable",
     "cache_key",
     "dump_plain",
+    "in_transaction",
     "load_plain",
+    "tracked_transaction",
+    "written_in_transaction",
 ]

@@ -6,6 +6,11 @@ schema-aware all the same: filters and sorts name real fields (unknown field or 
 :class:`~xrepo.runtime.errors.QueryError` naming it), filter values are coerced to the field's
 type, writes are validated. Rows come back as ``dict[str, Any]`` keyed by the SOURCE's field
 names, with values of the schema's Python types (``Decimal``, ``date``...).
+
+Access control is the typed repo's: ``dict_repo.acl = ACL(rules, resolver)`` sets it there,
+so every rule holds here as it does there — denials raise
+:class:`~xrepo.runtime.errors.PermissionDenied`, and a field hidden from the principal is
+absent from the returned dicts (not ``None``, which would read as a stored NULL).
 """
 
 from __future__ import annotations
@@ -16,15 +21,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .acl import ACL
+from .cache import Cache
 from .repo import SortOrder, XRepo
 from .schema import CollectionSpec
 
 Row = dict[str, Any]
 AnyRepo = XRepo[Any, Any, Any, Any, Any]
-
-
-def _row(obj: BaseModel) -> Row:
-    return obj.model_dump(by_alias=True)
 
 
 class DictRepo:
@@ -39,6 +42,34 @@ class DictRepo:
         return self.repo.model
 
     @property
+    def acl(self) -> ACL | None:
+        """The typed repo's ACL (:mod:`xrepo.runtime.acl`); assigning sets it there."""
+        return self.repo.acl
+
+    @acl.setter
+    def acl(self, acl: ACL | None) -> None:
+        self.repo.acl = acl
+
+    @property
+    def cache(self) -> Cache | None:
+        """The typed repo's read cache (:mod:`xrepo.runtime.cache`); assigning sets it there."""
+        return self.repo.cache
+
+    @cache.setter
+    def cache(self, cache: Cache | None) -> None:
+        self.repo.cache = cache
+
+    def _row(self, obj: BaseModel) -> Row:
+        acl = self.repo.acl
+        if acl is None:
+            return obj.model_dump(by_alias=True)
+        # The repo returns a hidden field as None and unset.  An unset None that no rule hides
+        # from this principal is a field the stored row lacks: absent is right for it too.
+        maybe = {n for r in acl.rules for n in r.conditions.hidden}
+        gone = {n for n in maybe - obj.model_fields_set if getattr(obj, n, None) is None}
+        return obj.model_dump(by_alias=True, exclude=gone)
+
+    @property
     def fields(self) -> list[str]:
         """Source names of the collection's fields, in order."""
         return [f.name for f in self.schema.fields]
@@ -47,17 +78,17 @@ class DictRepo:
         return f"DictRepo({self.schema.name!r}, fields={self.fields!r})"
 
     async def create(self, data: Mapping[str, Any], *, user_id: str | None = None) -> Row:
-        return _row(await self.repo.create(data, user_id=user_id))
+        return self._row(await self.repo.create(data, user_id=user_id))
 
     async def read(self, id: Any, *, user_id: str | None = None) -> Row | None:
         found = await self.repo.read(id, user_id=user_id)
-        return None if found is None else _row(found)
+        return None if found is None else self._row(found)
 
     async def update(
         self, id: Any, data: Mapping[str, Any], *, user_id: str | None = None
     ) -> Row | None:
         found = await self.repo.update(id, data, user_id=user_id)
-        return None if found is None else _row(found)
+        return None if found is None else self._row(found)
 
     async def delete(self, id: Any, *, hard: bool = False, user_id: str | None = None) -> bool:
         return await self.repo.delete(id, hard=hard, user_id=user_id)
@@ -72,7 +103,7 @@ class DictRepo:
         user_id: str | None = None,
     ) -> builtins.list[Row]:
         found = await self.repo.list(filters, skip=skip, limit=limit, sort=sort, user_id=user_id)
-        return [_row(m) for m in found]
+        return [self._row(m) for m in found]
 
     async def count(
         self, filters: Mapping[str, Any] | None = None, *, user_id: str | None = None
@@ -92,12 +123,12 @@ class DictRepo:
         user_id: str | None = None,
     ) -> Row | None:
         found = await self.repo.find_one(filters, sort=sort, user_id=user_id)
-        return None if found is None else _row(found)
+        return None if found is None else self._row(found)
 
     async def bulk_create(
         self, items: Iterable[Mapping[str, Any]], *, user_id: str | None = None
     ) -> builtins.list[Row]:
-        return [_row(m) for m in await self.repo.bulk_create(items, user_id=user_id)]
+        return [self._row(m) for m in await self.repo.bulk_create(items, user_id=user_id)]
 
     async def bulk_update(
         self,

@@ -117,6 +117,10 @@ class RepoStats(BaseModel):
     indexes: dict[str, dict[str, int]] = Field(default_factory=dict)
     #: Per operation: count, mean_ms, p50_ms, p95_ms.
     operations: dict[str, dict[str, float]] = Field(default_factory=dict)
+    #: The rest of what the backend's ``stats()`` reports (MongoDB: document_count,
+    #: avg_object_bytes, index_keys; Redis: key_count, ttl_share, …); empty for restricted
+    #: principals, like the other table-wide figures.
+    backend_details: dict[str, Any] = Field(default_factory=dict)
 
 
 def sampled_cardinalities(

@@ -5,6 +5,9 @@ async function re-reading the sources). :meth:`RefreshableRepo.refresh` re-runs 
 the data in at once — readers see the old rows or the new ones, never a mix;
 :attr:`RefreshableRepo.freshness` says when that last happened and how many rows each source
 gave. Writes to the repo change the materialized copy only, until the next refresh.
+
+An ACL (``view.acl = ACL(rules, resolver)``) and a cache belong to the repo, not to the rows:
+both survive a refresh, and the refresh invalidates the cache's entries for the view.
 """
 
 from __future__ import annotations
@@ -84,6 +87,10 @@ class RefreshableRepo(MaterializedRepo[Any, Any, Any, Any, Any]):
         backend = MemoryBackend()
         backend.insert_now(self.plan().collection, stored)
         self.backend = backend
+        # A cache shared across backends (``repo.cache = ...``) still holds the old rows.
+        cache = self._active_cache()
+        if cache is not None:
+            await cache.invalidate(self._cache_collection())
         self._refreshed_at = _now()
         self._source_rows = dict(result.source_rows)
         self._rows = len(stored)

@@ -20,13 +20,24 @@ from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from .acl import ACL, Scope, guard_pipeline, visible
-from .audit import AuditSink, query_entries, record_entries, wants_transaction
+from .acl import ACL, OPERATIONS, Scope, guard_pipeline, visible
+from .acl_redact import keys_without, schema_without
+from .audit import AuditSink, prepare_sink, query_entries, record_entries, wants_transaction
 from .backends.base import Backend, Row
 from .backends.memory import MemoryBackend
 from .bulk_rows import gc_paused, plain_mappings, source_rows, validate_creates
-from .cache import Cache, MemoryCache, Uncacheable, cache_key, dump_plain, load_plain
-from .errors import ConfigurationError, QueryError
+from .cache import (
+    Cache,
+    MemoryCache,
+    Uncacheable,
+    cache_key,
+    dump_plain,
+    in_transaction,
+    load_plain,
+    tracked_transaction,
+    written_in_transaction,
+)
+from .errors import ConfigurationError, PermissionDenied, QueryError
 from .governance import (
     SAMPLE_ROWS,
     AuditEntry,
@@ -76,7 +87,9 @@ class RepoMetadata(BaseModel):
     unique: tuple[tuple[str, ...], ...] = ()
     constraints: tuple[str, ...] = ()
     enable_audit: bool = False
-    enable_statistics: bool = False
+    #: Per-operation latencies (``get_statistics().operations``); counts, sizes and
+    #: cardinalities are read from the backend whenever asked, whatever this says.
+    enable_statistics: bool = True
     cache_enabled: bool = False
     cache_ttl: float = 60.0
     acl_rules: tuple[Any, ...] = ()
@@ -135,7 +148,8 @@ class XRepo(Generic[M, C, U, F, K]):
             result = await self._audited(run, audit)
         else:
             result = await run()
-        self.op_stats.record(op, time.perf_counter() - started)
+        if self.metadata.enable_statistics:
+            self.op_stats.record(op, time.perf_counter() - started)
         return result
 
     async def _scope(self, op: str, user_id: str | None) -> Scope | None:
@@ -152,6 +166,15 @@ class XRepo(Generic[M, C, U, F, K]):
         table = self.plan().table
         acl.check_model(self.model, table)
         return await acl.scope(op, user_id, table)
+
+    async def _scope_as(self, op: str, like: str, user_id: str | None) -> Scope | None:
+        """The scope of operation ``like`` for ``op``, a describing method needing what
+        ``like`` needs; a denial names ``op``."""
+        try:
+            return await self._scope(like, user_id)
+        except PermissionDenied as exc:
+            need = OPERATIONS[like].name
+            raise PermissionDenied(op, exc.principal, f"no rule grants {need}") from None
 
     @staticmethod
     def _in_scope(scope: Scope | None, where: Node, *, check: bool = True) -> Node:
@@ -213,6 +236,7 @@ class XRepo(Generic[M, C, U, F, K]):
         finally:
             cache = self._active_cache()
             if cache is not None:
+                written_in_transaction(self.backend, cache, self._cache_collection())
                 await cache.invalidate(self._cache_collection())
 
     def _cached(
@@ -232,6 +256,8 @@ class XRepo(Generic[M, C, U, F, K]):
         active: Cache = cache
 
         async def cached() -> T:
+            if in_transaction(self.backend):  # may see uncommitted rows: neither read nor fill
+                return await run()
             coll = self._cache_collection()
             generation = await active.generation(coll)
             who = None
@@ -314,6 +340,7 @@ class XRepo(Generic[M, C, U, F, K]):
         change back (no unaudited writes)."""
         sink = self.audit_sink
         if wants_transaction(self.backend, sink):
+            await prepare_sink(sink)
             async with self.backend.transaction():  # type: ignore[attr-defined]
                 result = await run()
                 await record_entries(sink, audit(result))
@@ -327,7 +354,15 @@ class XRepo(Generic[M, C, U, F, K]):
         read inside the write's transaction.  Empty when audit is off."""
         if not self.metadata.enable_audit:
             return []
-        rows = await self.backend.select(self.plan().collection, Query(where, (), 0, None))
+        plan = self.plan()
+        locked = getattr(self.backend, "select_for_update", None)
+        # SQLite's write transaction already serialises writers; in a MongoDB transaction a
+        # concurrent change of a read document is a write conflict that aborts the write.
+        if locked is None:
+            rows = await self.backend.select(plan.collection, Query(where, (), 0, None))
+        else:  # locked in key order: concurrent bulk writers cannot deadlock on the lock
+            order = build_query(plan.table, tiebreak=plan.primary_key).sort
+            rows = await locked(plan.collection, Query(where, order, 0, None))
         return [self._image(r) for r in rows]
 
     def _image(self, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -391,14 +426,16 @@ class XRepo(Generic[M, C, U, F, K]):
     def transaction(self) -> contextlib.AbstractAsyncContextManager[None]:
         """``async with repo.transaction():`` — one transaction on this repo's backend, which
         every repo on the same connection / client joins until the block ends (an exception
-        rolls back).  :class:`ConfigurationError` when the backend has no transactions."""
+        rolls back).  :class:`ConfigurationError` when the backend has no transactions.
+        While it is open reads bypass the cache; collections written in it are invalidated
+        when it ends (:mod:`xrepo.runtime.cache`)."""
         start = getattr(self.backend, "transaction", None)
         if start is None:
             raise ConfigurationError(
                 f"{self.metadata.name}: {type(self.backend).__name__} has no transactions"
             )
         cm: contextlib.AbstractAsyncContextManager[None] = start()
-        return cm
+        return tracked_transaction(self.backend, cm)
 
     # -- CRUD ----------------------------------------------------------------------------
     async def create(self, data: C | Mapping[str, Any], *, user_id: str | None = None) -> M:
@@ -410,7 +447,7 @@ class XRepo(Generic[M, C, U, F, K]):
             return self._out((await self.backend.insert(self.plan().collection, [row]))[0])
 
         def audit(made: M) -> builtins.list[AuditEntry]:
-            after = made.model_dump(mode="json")
+            after = made.model_dump(mode="json", by_alias=True)  # source names, as elsewhere
             return [self._entry("create", user_id, self._key_of(made), {"after": after})]
 
         written = await self._invalidate_after(self._call("create", user_id, run, audit))
@@ -668,7 +705,9 @@ class XRepo(Generic[M, C, U, F, K]):
         sort: Sequence[tuple[K, SortOrder]] | None = None,
         user_id: str | None = None,
     ) -> M | None:
-        await self._scope("find_one", user_id)  # denial names find_one, not list
+        scope = await self._scope("find_one", user_id)  # denial names find_one, not list
+        if scope is not None:  # so does refusing a hidden field in the filter or sort
+            scope.check_query(self._query(filters, 0, 1, sort))
         found = await self.list(filters, limit=1, sort=sort, user_id=user_id)
         return found[0] if found else None
 
@@ -709,6 +748,7 @@ class XRepo(Generic[M, C, U, F, K]):
             if made is None:
                 return [self._create_row(item) for item in items]
             rows = source_rows(self.create_model, made)
+            del made  # freed inside the pause: no collection rescans the create models
         if plan.created is not None or plan.updated is not None:
             at = now()  # one instant for the batch, as for one row
             for row in rows:
@@ -816,45 +856,70 @@ class XRepo(Generic[M, C, U, F, K]):
         return explain(self.backend, plan.collection, compiled)
 
     async def inspect_schema(self, *, user_id: str | None = None) -> dict[str, Any]:
-        """The model's JSON Schema (source names) and how Python names map to the source."""
+        """The model's JSON Schema (source names) and how Python names map to the source.
+
+        Under an ACL it needs READ (it describes the rows ``read`` returns), and the fields
+        hidden from the principal are absent from ``fields``, ``primary_key`` and
+        ``json_schema``."""
+        scope = await self._scope_as("inspect_schema", "read", user_id)
+        hidden = frozenset() if scope is None else scope.hidden
         table = self.plan().table
         return {
             "model": self.model.__name__,
             "collection": self.metadata.collection,
             "namespace": self.metadata.namespace,
-            "primary_key": list(self.metadata.primary_key),
-            "fields": {name: table.source_name(name) for name in self.model.model_fields},
-            "json_schema": self.model.model_json_schema(by_alias=True),
+            "primary_key": next(iter(keys_without([self.metadata.primary_key], hidden)), []),
+            "fields": {
+                name: table.source_name(name)
+                for name in self.model.model_fields
+                if name not in hidden
+            },
+            "json_schema": schema_without(
+                self.model.model_json_schema(by_alias=True),
+                (table.source_name(n) for n in hidden),
+            ),
         }
 
     async def inspect_collection(self, *, user_id: str | None = None) -> dict[str, Any]:
-        """What the collection holds now: live row count, keys, indexes and delete mode."""
+        """What the collection holds now: live row count, keys, indexes and delete mode.
+
+        Under an ACL it needs LIST (it counts rows): the count is of the principal's rows,
+        and keys naming a field hidden from it are left out."""
+        scope = await self._scope_as("inspect_collection", "count", user_id)
+        hidden = frozenset() if scope is None else scope.hidden
+        meta = self.metadata
         return {
-            "name": self.metadata.name,
-            "collection": self.metadata.collection,
+            "name": meta.name,
+            "collection": meta.collection,
             "backend": type(self.backend).__name__,
             "count": await self.count(user_id=user_id),
-            "primary_key": list(self.metadata.primary_key),
-            "unique": [list(u) for u in self.metadata.unique],
-            "indexes": [list(i) for i in self.metadata.indexes],
-            "soft_delete": self.metadata.soft_delete,
+            "primary_key": next(iter(keys_without([meta.primary_key], hidden)), []),
+            "unique": keys_without(meta.unique, hidden),
+            "indexes": keys_without(meta.indexes, hidden),
+            "soft_delete": meta.soft_delete,
         }
 
     async def get_statistics(self, *, user_id: str | None = None) -> RepoStats:
         """Row counts (total; created, updated, deleted since midnight UTC — counted by the
         database), field cardinalities, storage and index figures where the backend offers
         them (an optional ``stats(coll)``), and per-operation latencies.  ``operations`` is
-        taken right after the total count, before this call's own further queries."""
+        taken right after the total count, before this call's own further queries.
+
+        Under an ACL it needs LIST (it counts rows) and describes only what the principal may
+        list: counts within its row scope, no cardinality (and no today-count) of a field
+        hidden from it; the table-wide figures (database cardinalities, storage, indexes) and
+        ``operations`` (every principal's calls) only for unrestricted principals."""
+        scope = await self._scope_as("get_statistics", "count", user_id)
+        hidden = frozenset() if scope is None else scope.hidden_sources
         total = await self.count(user_id=user_id)
-        operations = self.op_stats.summary()
+        operations = self.op_stats.summary() if scope is None else {}
         plan = self.plan()
         meta = self.metadata
         midnight = now().replace(hour=0, minute=0, second=0, microsecond=0)
 
         async def since(name: str, *, alive: bool) -> int | None:
-            if name not in plan.table.by_name:
+            if name not in plan.table.by_name or plan.table.source_name(name) in hidden:
                 return None
-            scope = await self._scope("count", user_id)
             doc = {name: {"$gte": stamp_for(self.model, name, midnight)}}
             where = parse_filter(plan.table, doc)
             where = self._in_scope(scope, plan.alive(where) if alive else where)
@@ -865,9 +930,8 @@ class XRepo(Generic[M, C, U, F, K]):
         fields = {
             info.ref.path[0]: name
             for name, info in plan.table.by_name.items()
-            if len(info.ref.path) == 1
+            if len(info.ref.path) == 1 and info.ref.path[0] not in hidden
         }
-        scope = await self._scope("count", user_id)
         probe = getattr(self.backend, "stats", None)
         # Table-wide figures would describe rows outside a restricted principal's scope.
         native: dict[str, Any] = (
@@ -891,6 +955,11 @@ class XRepo(Generic[M, C, U, F, K]):
             storage_bytes=native.get("storage_bytes"),
             indexes=native.get("indexes", {}),
             operations=operations,
+            backend_details={
+                k: v
+                for k, v in native.items()
+                if k not in ("cardinalities", "storage_bytes", "indexes")
+            },
         )
 
     async def get_audit_log(
@@ -900,12 +969,16 @@ class XRepo(Generic[M, C, U, F, K]):
         *,
         user_id: str | None = None,
     ) -> builtins.list[AuditEntry]:
-        """Audit entries, newest first; ``filters`` match entry attributes exactly."""
+        """Audit entries, newest first; ``filters`` match entry attributes exactly.
+
+        Under an ACL it needs ADMIN: entries hold every field of every row written, whatever
+        the reader's row and column rules.  The ACL is checked first, so a denied principal
+        does not learn whether audit is on."""
+        await self._scope("get_audit_log", user_id)
         if not self.metadata.enable_audit:
             raise ConfigurationError(
                 f"{self.metadata.name}: audit is off (set RepoMetadata.enable_audit=True)"
             )
-        await self._scope("get_audit_log", user_id)  # entries hold every field: ADMIN only
         return await query_entries(self.audit_sink, filters, limit)
 
 

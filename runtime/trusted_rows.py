@@ -6,8 +6,10 @@ column → that type, or ``None`` when the values vary, and whether NULL can occ
 model field's annotation is exactly that type — no constraints, validators or config that
 would change or reject a value — pydantic's validation of the value is the identity, so the
 value is kept as decoded.  Every other field (nested models, lists, enums, constrained types
-…) is validated column-wise in one pydantic call per column, and instances are then built
-without a per-row validator call.
+…) is validated column-wise in one pydantic call per column — except flat lists of such
+types and nested models of only such fields (JSON objects), which C-level passes over the
+column check and keep or build directly — and instances are then built without a per-row
+validator call.
 
 The plan is decided once per (model, column shape, column types) and cached.  Whatever the
 plan cannot prove — a NULL in a non-optional field, a non-finite Decimal, a value a column
@@ -24,8 +26,10 @@ import gc
 import operator
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -86,10 +90,16 @@ class _Plan:
     no_nulls: tuple[str, ...]
     #: Decimal columns (pydantic rejects NaN and infinities).
     finite: tuple[str, ...]
-    #: Columns validated in one call each: (column, adapter of list[annotation]).
-    validated: tuple[tuple[str, TypeAdapter[list[Any]]], ...]
+    #: Columns validated in one call each: (column, adapter of list[annotation], and for
+    #: some annotations a shortcut giving the validated values, or None when it cannot).
+    validated: tuple[tuple[str, TypeAdapter[list[Any]], _Shortcut | None], ...]
     fields_set: frozenset[str]
 
+
+#: A column's values → the values validation would give, or None when not shown so.
+_Shortcut = Callable[[list[Any]], list[Any] | None]
+_NONE: frozenset[type] = frozenset({type(None)})
+_NOTHING: frozenset[type] = frozenset()
 
 _PLANS: dict[tuple[type, tuple[str, ...], int], _Plan | None] = {}
 
@@ -134,7 +144,7 @@ def _plan(model: type[BaseModel], shape: tuple[str, ...], types_: ColumnTypes) -
         return None  # defaults or unknown columns: ordinary validation decides
     no_nulls: list[str] = []
     finite: list[str] = []
-    validated: list[tuple[str, TypeAdapter[list[Any]]]] = []
+    validated: list[tuple[str, TypeAdapter[list[Any]], _Shortcut | None]] = []
     for column in shape:
         name = by_source[column]
         f = model.model_fields[name]
@@ -156,7 +166,8 @@ def _plan(model: type[BaseModel], shape: tuple[str, ...], types_: ColumnTypes) -
         if f.discriminator is not None:
             return None
         annotated: Any = Annotated[(f.annotation, *f.metadata)] if f.metadata else f.annotation
-        validated.append((column, TypeAdapter(list[annotated])))
+        shortcut = None if f.metadata else _flat_list(base, optional) or _flat_model(base, optional)
+        validated.append((column, TypeAdapter(list[annotated]), shortcut))
     names = tuple(model.model_fields)
     source = {name: column for column, name in by_source.items()}
     columns = tuple(source[n] for n in names)
@@ -171,12 +182,73 @@ def _plan(model: type[BaseModel], shape: tuple[str, ...], types_: ColumnTypes) -
     )
 
 
+def _flat_list(base: Any, optional: bool) -> _Shortcut | None:
+    """For ``list[T]`` (``T`` an identity type or ``T | None``): the column itself when its
+    values are lists of exactly such items — validation would only copy each list, and the
+    rows' own lists are fresh."""
+    if typing.get_origin(base) is not list or len(typing.get_args(base)) != 1:
+        return None
+    item, item_optional = _optional(typing.get_args(base)[0])
+    if item not in _IDENTITY or item is decimal.Decimal:  # Decimal: NaN is rejected
+        return None
+    outer = frozenset({list}) | (_NONE if optional else _NOTHING)
+    inner = frozenset({item}) | (_NONE if item_optional else _NOTHING)
+
+    def kept(values: list[Any]) -> list[Any] | None:
+        if set(map(type, values)) <= outer and (
+            set(map(type, chain.from_iterable(filter(None, values)))) <= inner
+        ):
+            return values
+        return None
+
+    return kept
+
+
+def _flat_model(base: Any, optional: bool) -> _Shortcut | None:
+    """For a nested model whose fields are all identity-typed (JSON objects such as
+    ``{"city": …, "level": …}``): instances built on the column's own dicts when each holds
+    exactly the fields, in field order, with exactly typed values — what validation would
+    make of it, every field set."""
+    if not (isinstance(base, type) and issubclass(base, BaseModel)) or not _model_ok(base):
+        return None
+    if base.__pydantic_generic_metadata__["parameters"]:
+        return None
+    kinds: list[frozenset[type]] = []
+    for name, f in base.model_fields.items():
+        if f.alias not in (None, name) or f.validation_alias not in (None, name):
+            return None
+        inner, inner_optional = _optional(f.annotation)
+        if inner not in _IDENTITY or inner is decimal.Decimal or f.metadata:
+            return None
+        kinds.append(frozenset({inner}) | (_NONE if inner_optional else _NOTHING))
+    model: type[BaseModel] = base
+    names = tuple(base.model_fields)
+    every = frozenset(names)
+    getters = [operator.itemgetter(n) for n in names]
+    outer = frozenset({dict}) | (_NONE if optional else _NOTHING)
+
+    def built(values: list[Any]) -> list[Any] | None:
+        if not set(map(type, values)) <= outer:
+            return None
+        dicts = [v for v in values if v is not None]
+        if not set(map(tuple, dicts)) <= {names}:
+            return None
+        for get, allowed in zip(getters, kinds, strict=True):
+            if not set(map(type, map(get, dicts))) <= allowed:
+                return None
+        made = iter(_construct(model, dicts, every))
+        return [None if v is None else next(made) for v in values]
+
+    return built
+
+
 def build_models(
     model: type[M], rows: Sequence[dict[str, Any]], types_: ColumnTypes
 ) -> list[M] | None:
     """Instances of ``model`` from ``rows`` (fresh dicts keyed by source names, all with the
-    same keys; values may be replaced in place), equal to ``model_validate`` of each row — or
-    ``None`` when that cannot be shown without validating every value."""
+    same keys; values may be replaced in place, and lists nobody else holds may end up in the
+    models), equal to ``model_validate`` of each row — or ``None`` when that cannot be shown
+    without validating every value."""
     if not rows:
         return []
     shape = tuple(rows[0])
@@ -206,11 +278,16 @@ def _build(model: type[M], rows: Sequence[dict[str, Any]], plan: _Plan) -> list[
         if not all(map(_is_finite, filter(None, [r[column] for r in rows]))):
             return None
     done: list[tuple[str, list[Any]]] = []
-    for column, adapter in plan.validated:
-        try:
-            done.append((column, adapter.validate_python([r[column] for r in rows])))
-        except ValidationError:
-            return None
+    for column, adapter, shortcut in plan.validated:
+        values = [r[column] for r in rows]
+        made = None if shortcut is None else shortcut(values)
+        if made is None:
+            try:
+                made = adapter.validate_python(values)
+            except ValidationError:
+                return None
+        if made is not values:
+            done.append((column, made))
     for column, values in done:
         for row, value in zip(rows, values, strict=True):
             row[column] = value
@@ -229,18 +306,23 @@ _is_finite = decimal.Decimal.is_finite
 
 
 def _construct(model: type[M], dicts: Sequence[dict[str, Any]], names: frozenset[str]) -> list[M]:
-    new = object.__new__
-    put = object.__setattr__
-    out: list[M] = []
-    append = out.append
-    for d in dicts:
-        obj = new(model)
-        put(obj, "__dict__", d)
-        put(obj, "__pydantic_fields_set__", set(names))
-        put(obj, "__pydantic_extra__", None)
-        put(obj, "__pydantic_private__", None)
-        append(obj)
+    """Instances of ``model`` holding ``dicts`` as they are: ``model_construct`` without its
+    per-row Python, every slot filled by one C-level ``map`` pass over all rows."""
+    n = len(dicts)
+    out: list[M] = list(map(object.__new__, repeat(model, n)))
+    deque(map(_SET_DICT, out, dicts), 0)
+    deque(map(_SET_FIELDS_SET, out, map(set, repeat(names, n))), 0)
+    deque(map(_SET_EXTRA, out, repeat(None, n)), 0)
+    deque(map(_SET_PRIVATE, out, repeat(None, n)), 0)
     return out
+
+
+# BaseModel's own slot descriptors: what ``object.__setattr__`` ends up calling, minus the
+# attribute lookup on every row.
+_SET_DICT = BaseModel.__dict__["__dict__"].__set__
+_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 __all__ = ["ColumnTypes", "build_models"]

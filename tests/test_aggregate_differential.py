@@ -125,7 +125,7 @@ def pipelines(draw: st.DrawFn) -> tuple[list[dict[str, Any]], bool]:
         pipe.append({"$sort": {key: draw(st.sampled_from([1, -1])), "id": 1}})
         pipe += paging(draw)
         ordered = True
-    shape = draw(st.sampled_from(["group", "project", "count", "sortByCount", "none"]))
+    shape = draw(st.sampled_from(["group", "project", "count", "sortByCount", "unwind", "none"]))
     if shape == "group":
         key = draw(st.sampled_from(KEYS))
         if draw(st.booleans()):
@@ -150,6 +150,15 @@ def pipelines(draw: st.DrawFn) -> tuple[list[dict[str, Any]], bool]:
             ordered = True
     elif shape == "count":
         pipe.append({"$count": "total"})
+    elif shape == "unwind":  # a scalar unwinds to itself; null drops the row unless preserved
+        spec: dict[str, Any] = {"path": "$" + draw(st.sampled_from(FIELDS))}
+        spec["preserveNullAndEmptyArrays"] = draw(st.booleans())
+        if draw(st.booleans()):
+            spec["includeArrayIndex"] = "i"
+        pipe.append({"$unwind": spec})
+        if draw(st.booleans()):
+            pipe.append({"$group": {"_id": spec["path"], "n": {"$sum": 1}}})
+            ordered = False
     elif shape == "sortByCount":
         pipe.append({"$sortByCount": "$region"})
         ordered = False

@@ -1,25 +1,29 @@
 """Read cache: hits and misses, TTL, invalidation by every write kind through a second repo,
 principal isolation under ACL rules, Redis shared by two cache objects (two processes),
-result copies, single flight, and a disabled cache always reaching the backend."""
+result copies, single flight, and a disabled cache always reaching the backend; the same
+staleness and isolation guarantees over MongoDB and Redis backends (separate connections)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime
 import decimal
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from xrepo.runtime import (
     ACL,
+    ConnectedRepo,
     MaterializedRepo,
     MemoryCache,
     RedisCache,
     RepoMetadata,
     XObjPrototype,
 )
+from xrepo.runtime.backends.mongo import MongoBackend
+from xrepo.runtime.backends.redis import RedisBackend
 from xrepo.runtime.cache import dump_plain, load_plain
 
 
@@ -328,3 +332,95 @@ def test_plain_codec_round_trips_exactly() -> None:
     back = load_plain(dump_plain(value))
     assert back == value
     assert type(back[0]["b"]) is float and type(back[0]["c"]) is decimal.Decimal
+
+
+# -- MongoDB and Redis backends ------------------------------------------------------------
+
+
+class LiveDocs(ConnectedRepo[Doc, Doc, DocUpdate, dict[str, Any], str]):
+    model = Doc
+    create_model = Doc
+    update_model = DocUpdate
+    metadata = Docs.metadata
+
+
+@pytest.fixture(params=["mongo", "redis"])
+def store(request: pytest.FixtureRequest, redis_prefix: tuple[str, str]) -> Callable[[], Any]:
+    """Makes backends over one store (a fresh Mongo database, or one Redis key prefix): two
+    of them are two processes' connections to the same rows."""
+    if request.param == "mongo":
+        url, name = request.getfixturevalue("mongo_db")
+        return lambda: MongoBackend(url, name)
+    url, prefix = redis_prefix
+    return lambda: RedisBackend(url, pattern="doc:{id}", model=Doc, prefix=f"{prefix}rows:")
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def live_pair(
+    request: pytest.FixtureRequest, store: Callable[[], Any], redis_prefix: tuple[str, str]
+) -> AsyncIterator[tuple[LiveDocs, LiveDocs, LiveDocs]]:
+    """(reader, writer, truth): reader and writer on separate backends sharing a cache (one
+    MemoryCache, or two RedisCache objects on one prefix: two processes), truth uncached."""
+    backends = [store(), store(), store()]
+    caches: list[Any] = []
+    if request.param == "memory":
+        shared = MemoryCache()
+        caches = [shared, shared]
+    else:
+        url, prefix = redis_prefix
+        caches = [RedisCache(url, f"{prefix}cache:"), RedisCache(url, f"{prefix}cache:")]
+    reader, writer, truth = (LiveDocs(b) for b in backends)
+    reader.cache, writer.cache = caches
+    await truth.bulk_create(ROWS)
+    try:
+        yield reader, writer, truth
+    finally:
+        for cache in caches:
+            if isinstance(cache, RedisCache):
+                await cache.aclose()
+        for b in backends:
+            await b.close()
+
+
+@pytest.mark.parametrize("kind", sorted(WRITES))
+async def test_live_backends_never_serve_a_stale_read(
+    live_pair: tuple[LiveDocs, LiveDocs, LiveDocs], kind: str
+) -> None:
+    reader, writer, truth = live_pair
+    calls = counting(reader)  # type: ignore[arg-type]
+    before = (await reader.list({"owner": "alice"}), await reader.count(), await reader.read(1))
+    n = calls["n"]
+    again = (await reader.list({"owner": "alice"}), await reader.count(), await reader.read(1))
+    assert again == before and calls["n"] == n, "the cache is in play: the re-reads are hits"
+    await WRITES[kind](writer)  # type: ignore[arg-type]
+    after = (await reader.list({"owner": "alice"}), await reader.count(), await reader.read(1))
+    assert after == (
+        await truth.list({"owner": "alice"}),
+        await truth.count(),
+        await truth.read(1),
+    )
+    assert after != before, f"{kind} should have changed something the reads see"
+
+
+async def test_live_backends_keep_principals_apart(
+    live_pair: tuple[LiveDocs, LiveDocs, LiveDocs],
+) -> None:
+    reader, writer, _ = live_pair
+    reader.acl = writer.acl = ACL(RULES, lambda user: ROLES.get(user, []))
+    calls = counting(reader)  # type: ignore[arg-type]
+    for _ in range(2):  # misses, then hits: each principal gets only its own entries
+        n = calls["n"]
+        assert {d.owner for d in await reader.list(user_id="alice")} == {"alice"}
+        assert {d.owner for d in await reader.list(user_id="bob")} == {"bob"}
+        assert await reader.count(user_id="alice") == 2
+        assert await reader.count(user_id="bob") == 1
+        assert await reader.read(1, user_id="bob") is None
+        assert (await reader.read(1, user_id="alice")) is not None
+        assert await reader.distinct("title", user_id="bob") == ["b1"]
+        assert [d.salary for d in await reader.list(user_id="alice")] == [None, None]
+        assert [d.salary for d in await reader.list(user_id="root")] == [100, 200, 900]
+    assert calls["n"] == n, "the second round is served from the cache"
+    await writer.create({"id": 7, "owner": "bob", "title": "b2"}, user_id="bob")
+    assert {d.title for d in await reader.list(user_id="bob")} == {"b1", "b2"}
+    assert {d.owner for d in await reader.list(user_id="alice")} == {"alice"}
+    assert await reader.count(user_id="root") == 4

@@ -308,8 +308,13 @@ async def test_chinook_lookup_invoices_with_their_customer(
         },
     ]
     plan = invoices.explain_aggregate(pipeline)
-    assert plan["sql_stages"] == ["$match", "$sort"]  # the prefix is pushed down
+    assert plan["sql_stages"][:2] == ["$match", "$sort"]  # the prefix is pushed down
     got = await invoices.aggregate(pipeline)
+    # Once the backend has described the customer table, the $lookup is pushed too: a
+    # correlated subquery aggregating the matching customers into a JSON array.
+    plan = invoices.explain_aggregate(pipeline)
+    assert plan["sql_stages"] == ["$match", "$sort", "$lookup"] and plan["memory_stages"] == []
+    assert "json_agg" in plan["sql"]
     where = "WHERE i.billing_country IN ('Germany', 'Brazil')"
     invoice_rows = _rows(await sql.fetch(f"SELECT * FROM invoice i {where} ORDER BY invoice_id"))
     joined = await sql.fetch(

@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import datetime
 import decimal
+import gc
+import json
 import uuid
 from typing import Any, Literal
 
@@ -21,12 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pg import run_sql
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from xrepo.runtime import ConnectedRepo, RepoMetadata, XObjPrototype
+from xrepo.runtime import ConnectedRepo, RepoMetadata, XObjPrototype, trusted_rows
 from xrepo.runtime.backends import postgres_copy
 from xrepo.runtime.backends.postgres import PostgresBackend
 from xrepo.runtime.bulk_rows import source_rows, validate_creates
+from xrepo.runtime.errors import CheckViolation
 from xrepo.runtime.repo_plan import source_row
 
 ZOO = """
@@ -168,6 +171,10 @@ def _same_models(fast: list[Any], slow: list[Any]) -> None:
             assert type(x) is type(y) or (isinstance(x, uuid.UUID) and isinstance(y, uuid.UUID))
             if isinstance(x, decimal.Decimal) and x.is_finite():
                 assert str(x) == str(y)
+            if isinstance(x, BaseModel):  # nested models: fields set, order, types too
+                _same_models([x], [y])
+            if isinstance(x, list):
+                assert [type(i) for i in x] == [type(i) for i in y]
 
 
 @settings(
@@ -421,3 +428,277 @@ def test_bulk_source_rows_equal_source_row() -> None:
     assert made is not None
     assert source_rows(Made, made) == [source_row(Made.model_validate(i)) for i in items]
     assert validate_creates(Made, [*items, {"name": 5}]) is None  # caller re-validates
+
+
+def test_copy_normalizers_column_wise() -> None:
+    def norm(typname: str, typmod: int, values: list[Any], elem: str | None = None) -> Any:
+        column = postgres_copy.CopyColumn("c", typname, "b", elem, typmod, None, False)
+        found = postgres_copy.normalizer(column)
+        assert found is not None
+        return found(values)
+
+    n62 = (6 << 16 | 2) + 4  # numeric(6, 2)
+    D = decimal.Decimal
+    sent, stored = norm("numeric", n62, [D("-0.004"), None, D("0.125"), D("-1.005"), D("7")])
+    assert [str(v) for v in stored] == ["0.00", "None", "0.13", "-1.01", "7.00"]
+    assert sent == stored
+    for bad in (D("NaN"), D("Infinity"), D("-Infinity"), 1.5, 3, "1.00", D("1E+1000")):
+        with pytest.raises(postgres_copy.NotKnowable):
+            norm("numeric", n62, [D(1), bad])
+    utc = datetime.datetime(2024, 3, 1, 12, tzinfo=UTC)
+    same = [utc, None, utc.replace(microsecond=5)]
+    assert norm("timestamptz", -1, same) == (same, same)
+    plus5 = datetime.timezone(datetime.timedelta(hours=5))
+    _, back = norm("timestamptz", -1, [utc.astimezone(plus5), None, utc.replace(fold=1)])
+    assert back == [utc, None, utc] and [v.tzinfo for v in back if v] == [UTC, UTC]
+    assert not any(v.fold for v in back if v)
+    for bad in (datetime.datetime(2024, 1, 1), datetime.date(2024, 1, 1), "2024-01-01"):
+        with pytest.raises(postgres_copy.NotKnowable):
+            norm("timestamptz", -1, [utc, bad])
+    arrays = [["a", None], None, [], ["b"]]
+    assert norm("_text", -1, arrays, "text") == (arrays, arrays)
+    for bad in ([["a"]], [[]], ("a",), [1], "ab"):
+        with pytest.raises(postgres_copy.NotKnowable):
+            norm("_text", -1, [["a"], bad], "text")
+
+
+ODD_NAMES = """
+CREATE TABLE "odd names" (
+  id serial PRIMARY KEY, "it's" text, "two words" int4, "j""q" jsonb, "plain json" json,
+  "UPPER" numeric
+);
+"""
+
+
+class Odd(XObjPrototype):
+    id: int | None = None
+    its: str | None = Field(default=None, alias="it's")
+    two: int | None = Field(default=None, alias="two words")
+    jq: dict[str, Any] | list[Any] | str | None = Field(default=None, alias='j"q')
+    pj: Any = Field(default=None, alias="plain json")
+    upper: decimal.Decimal | None = Field(default=None, alias="UPPER")
+
+
+class Odds(ConnectedRepo[Odd, Odd, Odd, dict[str, Any], str]):
+    model = create_model = update_model = Odd
+    metadata = RepoMetadata(name="odd", collection="odd names", primary_key=("id",))
+
+
+async def test_select_rows_and_models_odd_names(pg_dsn: str) -> None:
+    # Quoted, renamed (aliased) columns; json and jsonb read as text and parsed per result.
+    run_sql(pg_dsn, ODD_NAMES)
+    backend = PostgresBackend(pg_dsn, min_size=1, max_size=1)
+    try:
+        values = [
+            ("a", 1, {"k": [1, 2.5, None]}, [1, {"b": "c"}], decimal.Decimal("1.5")),
+            (None, None, None, None, None),
+            ("'\"", 3, "text", 7, decimal.Decimal("-0.0")),
+        ] * 400  # past the collector pause threshold
+        async with backend.connection() as conn:
+            await conn.executemany(
+                'INSERT INTO "odd names" ("it\'s", "two words", "j""q", "plain json", "UPPER")'
+                " VALUES ($1, $2, $3, $4, $5)",
+                [*values, ("nan", 0, None, None, decimal.Decimal("NaN"))],
+            )
+        repo = Odds(backend)
+        got = await repo.list_rows(sort=[("id", 1)])
+        raw = await backend.fetch(
+            'SELECT id, "it\'s", "two words", "j""q"::text AS "j""q",'
+            ' "plain json"::text AS "plain json", "UPPER" FROM "odd names" ORDER BY id'
+        )
+        want = [
+            {
+                **dict(r),
+                'j"q': None if r['j"q'] is None else json.loads(r['j"q']),
+                "plain json": None if r["plain json"] is None else json.loads(r["plain json"]),
+            }
+            for r in raw
+        ]
+        assert repr(got) == repr(want)  # NaN != NaN; repr also compares key order
+        assert len({id(r) for r in got}) == len(got)
+        adapter = TypeAdapter(list[Odd])
+        with pytest.raises(ValidationError) as slow:
+            adapter.validate_python([dict(r) for r in got])
+        with pytest.raises(ValidationError) as fast:
+            await repo.list(sort=[("id", 1)])
+        assert _errors(fast.value) == _errors(slow.value)  # the NaN row: ordinary error
+        assert gc.isenabled()
+        await backend.execute('DELETE FROM "odd names" WHERE "it\'s" = \'nan\'')
+        models = await repo.list(sort=[("id", 1)])
+        _same_models(models, adapter.validate_python(await repo.list_rows(sort=[("id", 1)])))
+        assert len({id(m.model_fields_set) for m in models}) == len(models)  # not shared
+        assert gc.isenabled()
+    finally:
+        await backend.close()
+
+
+async def test_bulk_create_leaves_collector_enabled(pg_dsn: str) -> None:
+    _schema(pg_dsn)
+    backend = PostgresBackend(pg_dsn, min_size=1, max_size=1)
+    try:
+        await backend.execute("TRUNCATE made RESTART IDENTITY")
+        repo = Mades(backend)
+        items = [{"name": f"n{i}", "meta": {"i": i}, "tags": ["t"]} for i in range(1200)]
+        made = await repo.bulk_create(items)
+        assert gc.isenabled() and [m.id for m in made] == list(range(1, 1201))
+        _same_models(made, await repo.list(sort=[("id", 1)]))
+        await backend.execute("ALTER TABLE made ADD CONSTRAINT made_name_short CHECK (name <> 'x')")
+        try:
+            with pytest.raises(CheckViolation):
+                await repo.bulk_create([*items, {"name": "x"}])
+            assert gc.isenabled()
+        finally:
+            await backend.execute("ALTER TABLE made DROP CONSTRAINT made_name_short")
+    finally:
+        await backend.close()
+
+
+NESTED = """
+CREATE TABLE nested (
+  id serial PRIMARY KEY, tags text[], opt_tags text[], b jsonb, j json
+);
+"""
+
+
+class Place(XObjPrototype):
+    city: str | None = None
+    level: int | None = None
+    ratio: float | None = None
+    on: bool = False
+
+
+class Nested(XObjPrototype):
+    id: int | None = None
+    tags: list[str] | None = None
+    opt_tags: list[str | None] = Field(default_factory=list)
+    b: Place | None = None
+    j: Place | None = None
+
+
+class Nesteds(ConnectedRepo[Nested, Nested, Nested, dict[str, Any], str]):
+    model = create_model = update_model = Nested
+    metadata = RepoMetadata(name="nested", collection="nested", primary_key=("id",))
+
+
+place_values = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 3), st.floats(-2, 2), st.sampled_from(["x", "1"])
+)
+#: Objects the nested-model shortcut takes (all fields, in order, exactly typed) and ones
+#: it must leave to validation: missing, extra or reordered keys, ints for floats, bad values.
+places = st.one_of(
+    st.none(),
+    st.builds(
+        lambda c, lv, r, on: {"city": c, "level": lv, "ratio": r, "on": on},
+        st.none() | texts,
+        st.none() | st.integers(-5, 5),
+        st.none() | st.floats(-9, 9),
+        st.booleans(),
+    ),
+    st.dictionaries(st.sampled_from(["on", "city", "level", "ratio", "zz"]), place_values),
+)
+nested_rows = st.fixed_dictionaries(
+    {
+        "tags": st.none() | st.lists(st.none() | texts, max_size=3),
+        "opt_tags": st.none() | st.lists(st.none() | texts, max_size=3),
+        "b": places,
+        "j": places,
+    }
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rows=st.lists(nested_rows, min_size=1, max_size=6), shortcut=st.booleans())
+def test_list_nested_and_list_shortcuts_equal_validation(
+    pg_dsn: str, rows: list[dict[str, Any]], shortcut: bool
+) -> None:
+    key = f"nested {pg_dsn}"
+    if key not in _ready:
+        run_sql(pg_dsn, NESTED)
+        _ready.add(key)
+    ok = {"city": "Oslo", "level": 2, "ratio": 0.5, "on": True}
+    assert trusted_rows._flat_model(Place, True)([ok, None]) is not None
+    if shortcut:  # rows every shortcut takes, so it is exercised, not only refused
+        rows = [{"tags": ["a"], "opt_tags": ["b", None], "b": ok, "j": None}] * 3
+
+    async def go() -> None:
+        backend = PostgresBackend(pg_dsn, min_size=1, max_size=1)
+        try:
+            await backend.execute("TRUNCATE nested RESTART IDENTITY")
+            async with backend.connection() as conn:
+                await conn.executemany(
+                    "INSERT INTO nested (tags, opt_tags, b, j) VALUES ($1, $2, $3, $4)",
+                    [(r["tags"], r["opt_tags"], r["b"], r["j"]) for r in rows],
+                )
+            repo = Nesteds(backend)
+            plain = await repo.list_rows(sort=[("id", 1)])
+            adapter = TypeAdapter(list[Nested])
+            try:
+                slow = adapter.validate_python([dict(r) for r in plain])
+            except ValidationError as exc:
+                with pytest.raises(ValidationError) as got:
+                    await repo.list(sort=[("id", 1)])
+                assert _errors(got.value) == _errors(exc)
+                return
+            fast = await repo.list(sort=[("id", 1)])
+            _same_models(fast, slow)
+        finally:
+            await backend.close()
+
+    asyncio.run(go())
+
+
+EXTRAS = """
+CREATE TYPE pair AS (a int4, b text);
+CREATE TABLE extras (
+  id serial PRIMARY KEY, p pair, ps pair[], cash money, ip inet, net cidr, note text
+);
+"""
+
+
+class Extra(XObjPrototype):
+    id: int | None = None
+    p: dict[str, Any] | None = None
+    ps: list[dict[str, Any]] | None = None
+    cash: decimal.Decimal | None = None
+    ip: str | None = None
+    net: str | None = None
+    note: str = "default"
+
+
+class Extras(ConnectedRepo[Extra, Extra, Extra, dict[str, Any], str]):
+    model = create_model = update_model = Extra
+    metadata = RepoMetadata(name="extras", collection="extras", primary_key=("id",))
+
+
+async def test_list_composite_money_inet_rows_equal_validation(pg_dsn: str) -> None:
+    run_sql(pg_dsn, EXTRAS)
+    backend = PostgresBackend(pg_dsn, min_size=1, max_size=1)
+    try:
+        await backend.execute(
+            "INSERT INTO extras (p, ps, cash, ip, net, note)"
+            " SELECT CASE WHEN g % 3 = 0 THEN NULL ELSE ROW(g, 'b' || g)::pair END,"
+            " ARRAY[ROW(g, NULL)::pair], (g || '.25')::money,"
+            " ('10.0.' || (g % 250) || '.1/24')::inet, '10.1.0.0/16'::cidr,"
+            " CASE WHEN g % 2 = 0 THEN 'n' END"
+            " FROM generate_series(1, 1100) g"
+        )
+        repo = Extras(backend)
+        rows = await repo.list_rows(sort=[("id", 1)])
+        assert rows[0]["p"] == {"a": 1, "b": "b1"} and rows[0]["ps"] == [{"a": 1, "b": None}]
+        assert rows[0]["cash"] == decimal.Decimal("1.25") and rows[0]["ip"] == "10.0.1.1/24"
+        adapter = TypeAdapter(list[Extra])
+        with pytest.raises(ValidationError) as slow:  # NULL notes: the required-ish default
+            adapter.validate_python([dict(r) for r in rows])
+        with pytest.raises(ValidationError) as fast:
+            await repo.list(sort=[("id", 1)])
+        assert _errors(fast.value) == _errors(slow.value)
+        await backend.execute("UPDATE extras SET note = 'x' WHERE note IS NULL")
+        rows = await repo.list_rows(sort=[("id", 1)])
+        _same_models(await repo.list(sort=[("id", 1)]), adapter.validate_python(rows))
+        assert gc.isenabled()
+    finally:
+        await backend.close()

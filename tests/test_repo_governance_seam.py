@@ -63,6 +63,18 @@ async def test_statistics_count_every_operation(backend: object) -> None:
     assert stats.total_count == await repo.count()
 
 
+async def test_statistics_off_records_no_latencies(backend: object) -> None:
+    class Quiet(CustomerRepo):
+        metadata = CustomerRepo.metadata.model_copy(update={"enable_statistics": False})
+
+    repo = Quiet(backend)
+    made = await repo.create({"email": "q@example.com", "full_name": "Q"})
+    await repo.read(made.id)
+    stats = await repo.get_statistics()
+    assert stats.operations == {} and not repo.op_stats.summary()
+    assert stats.total_count == await repo.count()  # counts are still the database's
+
+
 async def test_audit_log_records_writes_newest_first(backend: object) -> None:
     repo = AuditedCustomerRepo(backend)
     made = await repo.create({"email": "a@example.com", "full_name": "A"}, user_id="u1")

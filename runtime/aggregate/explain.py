@@ -7,6 +7,7 @@ from typing import Any
 from ..backends.base import Collection
 from ..sql.dialect import Dialect
 from .engine import Pipeline
+from .sqljoin import known
 from .sqlpush import compile_pushdown
 
 
@@ -24,7 +25,10 @@ def explain(backend: Any, coll: Collection, pipe: Pipeline) -> dict[str, Any]:
     sql: str | None = None
     params: list[Any] = []
     if isinstance(dialect, Dialect):
-        push = compile_pushdown(pipe, dialect, dialect.table(coll.name, coll.namespace))
+        # $lookup joins only the foreign tables the backend has described (on a first run).
+        foreign = known(backend, coll.namespace)
+        table = dialect.table(coll.name, coll.namespace)
+        push = compile_pushdown(pipe, dialect, table, foreign)
         where = ["sql" if s.index < push.pushed else "memory" for s in pipe.stages]
         sql, params = push.sql, push.params
     else:

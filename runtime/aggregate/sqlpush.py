@@ -4,8 +4,12 @@ Pushed: ``$match`` (the first one against the schema, later ones against the col
 so far — WHERE, or HAVING after a ``$group``), ``$project`` (inclusion, exclusion, renames of
 top-level fields), ``$group`` (``_id`` null / a field path / an object of top-level field paths,
 with ``$sum $avg $min $max $count`` on typed scalar fields), ``$sort``, ``$skip``, ``$limit``,
-``$count`` and ``$sortByCount`` on a field path.  The first stage that does not fit ends the
-prefix; the rest runs in memory (:mod:`.engine`) on the decoded result.
+``$count`` and ``$sortByCount`` on a field path, ``$unwind`` of a top-level field (arrays of
+scalars as a join on their elements — :meth:`~xrepo.runtime.sql.dialect.Dialect.unwind` —,
+scalars as themselves) and ``$lookup`` on top-level scalar columns of a foreign table the
+backend described (:mod:`.sqljoin`: a correlated subquery aggregating the matching rows into a
+JSON array, only carried along and decoded afterwards).  The first stage that does not fit ends
+the prefix; the rest runs in memory (:mod:`.engine`) on the decoded result.
 
 Each stage edits the current query level (its SELECT list, WHERE, GROUP BY, HAVING, ORDER BY,
 LIMIT/OFFSET) while SQL's clause order still equals the pipeline's order, and otherwise wraps it
@@ -22,6 +26,7 @@ import decimal
 import functools
 import json
 import re
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -37,9 +42,11 @@ from ..sql.compiler import SQLCompiler
 from ..sql.dialect import Dialect, SQLiteDialect
 from .engine import Pipeline
 from .expr import field_path
+from .sqljoin import ForeignTable
 from .stages import (
     CountStage,
     GroupStage,
+    LookupStage,
     MatchStage,
     PageStage,
     ProjectStage,
@@ -49,6 +56,8 @@ from .stages import (
 )
 
 Decode = Callable[[Any], Any]
+#: The foreign tables a ``$lookup`` may join in SQL, by name (``None``: unknown, in memory).
+Foreign = Callable[[str], ForeignTable | None]
 _SCALAR_KINDS = frozenset(
     {"str", "int", "float", "decimal", "bool", "date", "datetime", "time", "timedelta", "uuid"}
 )
@@ -58,6 +67,10 @@ _CLASS_OF_KIND = {
     "date": "date", "datetime": "datetime", "time": "time", "timedelta": "timedelta",
     "uuid": "uuid",
 }  # fmt: skip
+
+
+def _no_foreign(name: str) -> ForeignTable | None:
+    return None
 
 
 class _NotPushable(Exception):
@@ -87,10 +100,20 @@ class Col:
     #: SQL counting the values a float ``$sum`` added (selected as ``name.__n``): a sum of
     #: nothing is the int 0, as in memory, where the SQL sum is a float 0.0.
     witness: str | None = None
+    #: SQL true where the document has no such field (an ``$unwind`` emptied it): selected
+    #: as ``name.__gone``, the key is then left out of the decoded document.
+    gone: str | None = None
+    #: Only carried along and decoded (a ``$lookup``'s JSON text): no later stage reads it.
+    opaque: bool = False
+    #: Decoder of one element of a list (or tuple) field, in stored order: what an
+    #: ``$unwind`` of it needs (sets, whose memory order is not the stored one, have none).
+    element: Decode | None = None
 
     @property
     def sortable(self) -> bool:
-        return self.parts is None and not self.array and self.kind in _SCALAR_KINDS
+        return (
+            self.parts is None and not self.array and not self.opaque and self.kind in _SCALAR_KINDS
+        )
 
 
 @dataclass
@@ -160,7 +183,7 @@ class _ShapeTable(FieldTable):
     def resolve(self, dotted: str) -> FieldInfo:
         head, _, rest = dotted.partition(".")
         col = self.cols.get(head)
-        if col is None or col.hidden:
+        if col is None or col.hidden or col.opaque:
             raise QueryError(f"unknown column {head!r}")
         if col.parts is not None:
             part = col.parts.get(rest)
@@ -200,6 +223,23 @@ def _field_decoder(model: type[BaseModel], name: str, is_json: bool) -> Decode:
     return decode
 
 
+@functools.cache
+def _element_decoder(model: type[BaseModel], name: str) -> Decode | None:
+    from ..query.fields import _unwrap, plain
+
+    tp = _unwrap(model.model_fields[name].annotation)
+    args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+    if typing.get_origin(tp) not in (list, tuple) or len(args) != 1:
+        return None
+    optional: Any = args[0] | None
+    adapter: TypeAdapter[Any] = TypeAdapter(optional)
+
+    def decode(value: Any) -> Any:
+        return None if value is None else plain(adapter.dump_python(adapter.validate_python(value)))
+
+    return decode
+
+
 def _to_decimal(v: Any) -> Any:
     return None if v is None else decimal.Decimal(str(v))
 
@@ -222,6 +262,7 @@ def _base_level(pipe: Pipeline, table_sql: str, d: Dialect) -> _Level:
         cols[name] = Col(
             d.column(ref.path[0]), ref.kind, _field_decoder(t.model, name, is_json), ref.array,
             rooted, native=ref.array and d.native_array(ref.path[0]),
+            element=_element_decoder(t.model, name) if ref.array else None,
         )  # fmt: skip
     return _Level(table_sql, cols)
 
@@ -241,6 +282,8 @@ class Pushdown:
                 continue
             if col.parts is not None:
                 out[name] = {p: c.decode(row[f"{name}.{p}"]) for p, c in col.parts.items()}
+            elif col.gone is not None and row[f"{name}.__gone"]:
+                continue
             elif col.witness is not None and not row[f"{name}.__n"]:
                 out[name] = 0
             else:
@@ -249,8 +292,13 @@ class Pushdown:
 
 
 class _Builder:
-    def __init__(self, pipe: Pipeline, dialect: Dialect, table_sql: str) -> None:
+    def __init__(
+        self, pipe: Pipeline, dialect: Dialect, table_sql: str, foreign: Foreign = _no_foreign
+    ) -> None:
         d = _NumberedSQLite() if isinstance(dialect, SQLiteDialect) else dialect
+        self.foreign = foreign
+        #: Table functions and subqueries joined so far (unique aliases).
+        self.joins = 0
         self.d = d
         self.c = _Compiler(d)
         self.level = _base_level(pipe, table_sql, d)
@@ -270,6 +318,8 @@ class _Builder:
                 items.append(f"{col.sql} AS {q(name)}")
                 if col.witness is not None:
                     items.append(f"{col.witness} AS {q(name + '.__n')}")
+                if col.gone is not None:
+                    items.append(f"{col.gone} AS {q(name + '.__gone')}")
         sql = f"SELECT {', '.join(items) or 'NULL'} FROM {level.source}"
         where = [w for w in level.where if w != self.d.true]
         if where:
@@ -300,7 +350,8 @@ class _Builder:
                 }
                 return replace(col, sql="", parts=parts)
             witness = None if col.witness is None else f"{alias}.{q(name + '.__n')}"
-            return replace(col, sql=f"{alias}.{q(name)}", witness=witness)
+            gone = None if col.gone is None else f"{alias}.{q(name + '.__gone')}"
+            return replace(col, sql=f"{alias}.{q(name)}", witness=witness, gone=gone)
 
         cols = {n: moved(n, c) for n, c in old.cols.items()}
         order = []
@@ -319,7 +370,7 @@ class _Builder:
         """SQL and column description of ``path`` at the current level (typed values only)."""
         head, _, rest = path.partition(".")
         col = self.level.cols.get(head)
-        if col is None or col.hidden:
+        if col is None or col.hidden or col.opaque:
             raise _NotPushable(f"unknown field {head!r}")
         if col.parts is not None:
             part = col.parts.get(rest)
@@ -358,10 +409,18 @@ class _Builder:
         elif isinstance(stage, SortByCountStage):
             self.group(stage.key, [("count", "$count", {})], require_path=True)
             self.sort((("count", -1),))
+        elif stage.op == "$unwind":
+            self.unwind(stage.spec)
+        elif isinstance(stage, LookupStage):
+            self.lookup(stage)
         else:
             raise _NotPushable(stage.op)
 
     def match(self, stage: MatchStage) -> None:
+        if any(c.gone is not None for c in self.level.cols.values()) and (
+            "$exists" in repr(stage.spec) or "$type" in repr(stage.spec)
+        ):
+            raise _NotPushable("missing and null differ")  # the columns hold NULL for both
         try:
             where = parse_filter(_ShapeTable(self.level.cols), stage.spec)
         except QueryError as exc:
@@ -437,7 +496,7 @@ class _Builder:
             sql, col = self.sql_of(str(field_path(key)))
             if not col.sortable:
                 raise _NotPushable("group key")
-            id_col = replace(col, sql=sql)
+            id_col = replace(col, sql=sql, gone=None)  # a missing key groups as null
             keys.append(sql)
         elif isinstance(key, Mapping) and key and not require_path:
             parts = {}
@@ -448,7 +507,7 @@ class _Builder:
                 sql, col = self.sql_of(path)
                 if not col.sortable:
                     raise _NotPushable("group key part")
-                parts[name] = replace(col, sql=sql)
+                parts[name] = replace(col, sql=sql, gone=None)
                 keys.append(sql)
             id_col = Col("", "object", _same, parts=parts)
         else:
@@ -496,6 +555,70 @@ class _Builder:
             return Col(f"COALESCE(SUM({sql}), 0)", "float", sum_decode, witness=witness)
         return Col(f"COALESCE(SUM({sql}), 0)", col.kind, sum_decode)
 
+    def unwind(self, spec: Any) -> None:
+        options = {"path": spec} if isinstance(spec, str) else spec
+        path = str(field_path(options["path"]))
+        index = options.get("includeArrayIndex")
+        preserve = bool(options.get("preserveNullAndEmptyArrays", False))
+        col = self.level.cols.get(path)
+        if "." in path or (index is not None and "." in index):
+            raise _NotPushable("$unwind of a nested path")
+        if col is None or col.hidden or col.opaque or col.parts is not None:
+            raise _NotPushable(f"$unwind of {path!r}")
+        if col.kind not in _SCALAR_KINDS:  # objects and untyped values may hold anything
+            raise _NotPushable(f"$unwind of a {col.kind} field")
+        # A subquery first: its columns are then qualified, never ambiguous with the join's.
+        self.wrap(keep_order=True)
+        lv = self.level
+        col = lv.cols[path]
+        index_col = Col("CAST(NULL AS INTEGER)", "int", _to_int)
+        if not col.array:  # a scalar unwinds to itself; null and missing drop the document
+            if not preserve:
+                lv.where.append(f"{col.sql} IS NOT NULL")
+        else:
+            self.joins += 1
+            alias = f"_u{self.joins}"
+            form = self.d.unwind(col.sql, alias, col.kind, col.native, preserve)
+            if form is None or col.element is None:
+                raise _NotPushable(f"$unwind of {path!r}")
+            join, value, position, emptied = form
+            lv.source += join
+            lv.cols[path] = Col(value, col.kind, col.element, gone=emptied if preserve else None)
+            index_col = Col(position, "int", _to_int)
+            if lv.order:  # documents keep their order, elements follow their array's
+                lv.order.append((position, 1, alias, "int"))
+        if index is not None:
+            lv.cols[index] = index_col
+
+    def lookup(self, stage: LookupStage) -> None:
+        table = self.foreign(stage.source)
+        if table is None:
+            raise _NotPushable(f"$lookup from {stage.source!r}: foreign table not described")
+        key = table.keys.get(stage.foreign)
+        if "." in stage.local or "." in stage.into or key is None:
+            raise _NotPushable("$lookup on nested or non-scalar fields")
+        col = self.level.cols.get(stage.local)
+        if col is None or col.hidden or not col.sortable or col.kind not in key[0]:
+            raise _NotPushable(f"$lookup localField {stage.local!r}")
+        self.wrap(keep_order=True)  # qualified local columns (the subquery has its own)
+        local = self.level.cols[stage.local].sql
+        self.joins += 1
+        q, alias = self.d.quote, f"_f{self.joins}"
+        fk = f"{alias}.{q(stage.foreign)}"
+        fields = [(name, f"{alias}.{q(name)}{suffix}") for name, suffix in table.fields]
+        order = [o if o in ("rowid", "ctid") else f"{alias}.{o}" for o in table.order]
+
+        def rows(where: str) -> str:
+            return self.d.json_rows(table.table_sql, alias, fields, where, order)
+
+        # MongoDB semantics: a null or missing local value matches null foreign values.  Two
+        # subqueries, not one with an OR, so that each can use an index on the foreign key.
+        sql = (
+            f"(CASE WHEN {local} IS NULL THEN {rows(f'{fk} IS NULL')}"
+            f" ELSE {rows(f'{fk} = {local}{key[1]}')} END)"
+        )
+        self.level.cols[stage.into] = Col(sql, "object", table.decode, array=True, opaque=True)
+
 
 def _columns(cols: Mapping[str, Col]) -> dict[str, str]:
     out = {}
@@ -507,13 +630,15 @@ def _columns(cols: Mapping[str, Col]) -> dict[str, str]:
     return out
 
 
-def compile_pushdown(pipe: Pipeline, dialect: Dialect, table_sql: str) -> Pushdown:
+def compile_pushdown(
+    pipe: Pipeline, dialect: Dialect, table_sql: str, foreign: Foreign = _no_foreign
+) -> Pushdown:
     """One SELECT for the leading ``where`` and the longest pushable run of stages after it.
 
     :class:`UnsupportedQueryError` if the leading ``$match`` itself has no SQL form (a repo
     never loads a whole table to filter it in Python).
     """
-    b = _build(pipe, dialect, table_sql, pipe.stages[pipe.start :])
+    b = _build(pipe, dialect, table_sql, pipe.stages[pipe.start :], foreign)
     sql = b.render(b.level)
     # A stage can drop SQL it had compiled (a $group discards a $sort's ORDER BY): the
     # parameters only that SQL used are removed and the rest renumbered.
@@ -543,9 +668,15 @@ def _prune(sql: str, params: Sequence[Any], d: Dialect) -> tuple[str, list[Any]]
     return _TOKENS.sub(renumber, sql), kept
 
 
-def _build(pipe: Pipeline, dialect: Dialect, table_sql: str, stages: Sequence[Stage]) -> _Builder:
+def _build(
+    pipe: Pipeline,
+    dialect: Dialect,
+    table_sql: str,
+    stages: Sequence[Stage],
+    foreign: Foreign = _no_foreign,
+) -> _Builder:
     """Push ``stages`` in order until one is not pushable; ``pushed`` says how far it got."""
-    b = _Builder(pipe, dialect, table_sql)
+    b = _Builder(pipe, dialect, table_sql, foreign)
     b.pushed = pipe.start
     for stage in stages:
         lv = b.level

@@ -324,7 +324,11 @@ def _unset(index: int, spec: Any, known: frozenset[str] | None) -> Stage:
     for p in paths:
         _name(scope, p, "each $unset field")
     after = None if known is None else known - {p for p in paths if "." not in p}
-    return Stage(index=index, op="$unset", spec=spec, known=after, run=_unset_run(paths))
+    # An exclusion projection by another name: SQL pushdown drops the columns.
+    return ProjectStage(
+        index=index, op="$unset", spec=spec, known=after, run=_unset_run(paths), mode="exclude",
+        fields=tuple((p, 0) for p in paths), keep_id=True,
+    )  # fmt: skip
 
 
 def _add_fields(index: int, op: str, spec: Any, known: frozenset[str] | None) -> Stage:

@@ -345,6 +345,89 @@ class MongoBackend(BackendBase):
             raise _wrap(exc, coll.name) from exc
         return sorted(values, key=order_key)
 
+    # -- statistics ------------------------------------------------------------------------
+    async def stats(self, coll: Collection) -> dict[str, Any]:
+        """Storage and index figures for ``XRepo.get_statistics`` (cardinalities are sampled by
+        the repo: MongoDB keeps no distinct-value estimates).
+
+        * ``storage_bytes`` = data ``storageSize`` + ``totalIndexSize``, with ``document_count``
+          and ``avg_object_bytes``, from the ``collStats`` command; where that command is
+          refused (deprecated since MongoDB 6.2, or not granted) from the ``$collStats``
+          ``storageStats`` stage.  A stage answering zero bytes for a non-empty collection
+          (SecantusDB 0.7 does: its ``storageStats`` is a stub, while its ``collStats`` command
+          is real) is not believed: the figure stays ``None``.  A collection that does not
+          exist yet holds 0 documents in 0 bytes.
+        * ``indexes``: per index ``{"scans": accesses.ops}`` from ``$indexStats`` (plus
+          ``"bytes"`` from ``indexSizes``); ``index_keys`` holds each index's key document.
+          SecantusDB 0.7 answers ``$indexStats`` but never counts accesses (``ops`` stays 0).
+          Where ``$indexStats`` is refused, indexes carry ``"bytes"`` only.
+
+        Nothing here raises on a refused command: the figure it would give is left ``None``.
+        """
+        c = await self._coll(coll)
+        sizes = await self._storage(coll, c)
+        index_bytes: dict[str, int] = sizes.pop("index_bytes", {})
+        indexes: dict[str, dict[str, int]] = {name: {"bytes": n} for name, n in index_bytes.items()}
+        keys: dict[str, dict[str, Any]] = {}
+        try:
+            cursor = await _maybe(c.aggregate([{"$indexStats": {}}]))
+            usage: list[dict[str, Any]] = await cursor.to_list(None)
+        except Exception as exc:
+            if not _is_driver_error(exc):
+                raise
+            usage = []
+        for ix in usage:
+            name = str(ix.get("name"))
+            ops = (ix.get("accesses") or {}).get("ops")
+            entry = indexes.setdefault(name, {})
+            entry["scans"] = int(ops or 0)
+            keys[name] = dict(ix.get("key") or {})
+        return {**sizes, "indexes": indexes, "index_keys": keys}
+
+    async def _storage(self, coll: Collection, c: Any) -> dict[str, Any]:
+        """``storage_bytes``, ``document_count``, ``avg_object_bytes``, ``index_bytes``."""
+        from pymongo.errors import OperationFailure
+
+        try:
+            doc = await _maybe(self._db.command("collStats", coll.name))
+        except OperationFailure as exc:
+            if exc.code == 26:  # NamespaceNotFound: nothing written yet
+                return {"storage_bytes": 0, "document_count": 0, "avg_object_bytes": None}
+            doc = None
+        except Exception as exc:
+            if not _is_driver_error(exc):
+                raise
+            doc = None
+        if doc is None:
+            try:
+                cursor = await _maybe(c.aggregate([{"$collStats": {"storageStats": {}}}]))
+                found = await cursor.to_list(None)
+            except Exception as exc:
+                if not _is_driver_error(exc):
+                    raise
+                found = []
+            doc = found[0].get("storageStats") if found else None
+            if doc is None:
+                return {"storage_bytes": None, "document_count": None, "avg_object_bytes": None}
+        count = _int_or_none(doc.get("count"))
+        data = _int_or_none(doc.get("storageSize"))
+        index = _int_or_none(doc.get("totalIndexSize"))
+        total = None if data is None else data + (index or 0)
+        if count and not total:
+            total = None  # a stub answering 0 bytes for documents that exist
+        avg = doc.get("avgObjSize")
+        sizes = doc.get("indexSizes")
+        return {
+            "storage_bytes": total,
+            "document_count": count,
+            "avg_object_bytes": float(avg) if isinstance(avg, int | float) and avg else None,
+            "index_bytes": (
+                {str(k): int(v) for k, v in sizes.items() if isinstance(v, int | float)}
+                if isinstance(sizes, Mapping) and total is not None
+                else {}
+            ),
+        }
+
     # -- aggregation -----------------------------------------------------------------------
     def pipeline_for(self, coll: Collection, pipeline: Pipeline) -> list[dict[str, Any]]:
         """The pipeline as sent: the leading ``$match`` compiled from the AST (soft delete
@@ -446,6 +529,10 @@ def _aliased(table: Any) -> bool:
         if info.children is not None and _aliased(info.children):
             return True
     return False
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _is_driver_error(exc: BaseException) -> bool:

@@ -67,6 +67,8 @@ Decoder = Callable[[Any], Any]
 Matched = tuple[str, Any, Row]
 
 _RETRIES = 5
+#: Keys whose ``MEMORY USAGE`` and ``PTTL`` ``stats`` reads (one pipelined round trip).
+STATS_SAMPLE = 200
 _MAX_DIRECT = 10_000  # pinned keys fetched directly (a larger $in scans instead)
 _TIMEDELTA: TypeAdapter[datetime.timedelta] = TypeAdapter(datetime.timedelta)
 _TRUE = frozenset({"true", "1", "t", "yes", "y"})
@@ -537,6 +539,79 @@ class RedisBackend(BackendBase):
 
         rows = await self._rows(coll, pipeline.where)
         return await pipeline.run(rows, fetch)
+
+    # -- statistics ----------------------------------------------------------------------
+    async def stats(self, coll: Collection) -> dict[str, Any]:
+        """Figures for ``XRepo.get_statistics``, within a budget (``KEYS`` is never sent):
+
+        * ``key_count``: keys of the pattern, by ``SCAN MATCH`` (``scan_count`` per call) up to
+          ``max_scan`` keys; past the budget it is ``None`` (``key_count_complete`` False).
+        * ``memory_sampled_bytes`` / ``sampled_keys``: ``MEMORY USAGE`` of at most
+          ``STATS_SAMPLE`` of those keys (the first the scan returns, in hash-table order,
+          so not biased by key value); ``storage_bytes`` is their mean × ``key_count``
+          (``None`` when the count is not known or the server refuses ``MEMORY USAGE``).
+        * ``ttl_share``: the share of sampled keys that carry an expiry (``PTTL`` ≥ 0).
+        * ``indexes`` is empty: Redis keeps no secondary indexes (the key pattern is the
+          only access path), and cardinalities are sampled by the repo.
+        """
+        from redis.exceptions import ResponseError
+
+        layout = self._layout(coll)
+        client = await self._redis()
+        keys: list[str] = []
+        if layout.keys:
+            match = layout.pattern.glob(layout.prefix, {})
+            seen: set[str] = set()
+            cursor: int = 0
+            complete = True
+            while True:
+                cursor, raw = await client.scan(cursor, match=match, count=self.scan_count)
+                for item in raw:
+                    key = _text(item)
+                    if key not in seen and layout.key_values(key) is not None:
+                        seen.add(key)
+                        if len(keys) < STATS_SAMPLE:
+                            keys.append(key)
+                if len(seen) > self.max_scan:
+                    complete = False
+                    break
+                if int(cursor) == 0:
+                    break
+            count: int | None = len(seen) if complete else None
+        else:
+            single = layout.pattern.key({}, layout.prefix)
+            complete = True
+            count = int(await client.exists(single))
+            keys = [single] if count else []
+        used: list[int] = []
+        expiring = 0
+        if keys:
+            pipe = client.pipeline(transaction=False)
+            for key in keys:
+                pipe.memory_usage(key)
+                pipe.pttl(key)
+            answers = await pipe.execute(raise_on_error=False)
+            for usage, ttl in zip(answers[::2], answers[1::2], strict=True):
+                if isinstance(usage, int):
+                    used.append(usage)
+                if isinstance(ttl, int) and ttl >= 0:
+                    expiring += 1
+            if any(isinstance(a, ResponseError) for a in answers[::2]):
+                used = []  # MEMORY USAGE refused (renamed, ACL, old server): no estimate
+        mean = sum(used) / len(used) if used else None
+        return {
+            "key_count": count,
+            "key_count_complete": complete,
+            "sampled_keys": len(keys),
+            "memory_sampled_bytes": sum(used) if used else None,
+            "storage_bytes": (
+                round(mean * count)
+                if mean is not None and count is not None
+                else (0 if count == 0 else None)
+            ),
+            "ttl_share": expiring / len(keys) if keys else None,
+            "indexes": {},
+        }
 
     # -- writes --------------------------------------------------------------------------
     async def insert(self, coll: Collection, rows: Sequence[Mapping[str, Any]]) -> list[Row]:

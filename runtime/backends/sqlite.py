@@ -184,14 +184,31 @@ class SQLiteBackend(BackendBase):
 
     async def aggregate(self, coll: Collection, pipeline: Pipeline) -> list[Row]:
         """The longest SQL-expressible prefix as one SELECT, the rest in memory (see
-        :mod:`xrepo.runtime.aggregate.sqlpush`); ``$lookup`` reads the rows of another table
-        whose ``foreignField`` is one of the local values (``IN``, in chunks), as stored."""
+        :mod:`xrepo.runtime.aggregate.sqlpush`).  A ``$lookup`` into a table of this database
+        on top-level columns is a correlated subquery (:mod:`~xrepo.runtime.aggregate.sqljoin`);
+        one left for memory reads the rows of the other table whose ``foreignField`` is one of
+        the local values (``IN``, in chunks), as stored."""
+        from ..aggregate import sqljoin
         from ..aggregate.sqlpush import compile_pushdown
 
-        push = compile_pushdown(pipeline, self.dialect, self._table(coll))
+        d = self.dialect
+
+        async def describe(name: str) -> sqljoin.ForeignTable | None:
+            schema = f"{d.quote(coll.namespace)}." if coll.namespace else ""
+            kind = await self.execute(
+                f"SELECT type FROM {schema}sqlite_master WHERE name = ?", [name]
+            )
+            cols = await self.execute(
+                "SELECT name, type, pk FROM pragma_table_info(?, ?)",
+                [name, coll.namespace or "main"],
+            )
+            table = d.table(name, coll.namespace)
+            return sqljoin.sqlite_table(kind[0][0] if kind else None, cols, table, d.quote)
+
+        foreign = await sqljoin.prepare(self, coll.namespace, pipeline, describe)
+        push = compile_pushdown(pipeline, self.dialect, self._table(coll), foreign)
         raw = await self.execute(push.sql, push.params)
         docs = [push.decode(r) for r in raw]
-        d = self.dialect
 
         async def fetch(name: str, path: str, values: Sequence[Any]) -> tuple[list[Row], Any]:
             head, _, rest = path.partition(".")

@@ -331,8 +331,11 @@ def _null_test(node: Node) -> bool:
 
 
 # -- statements ------------------------------------------------------------------------------
-def select(d: Dialect, table: str, query: Query, columns: str = "*") -> Statement:
-    """``columns``: the SELECT list (SQL the caller built from quoted names), ``*`` by default."""
+def select(
+    d: Dialect, table: str, query: Query, columns: str = "*", *, lock: bool = False
+) -> Statement:
+    """``columns``: the SELECT list (SQL the caller built from quoted names), ``*`` by default;
+    ``lock``: the rows stay locked until the transaction ends (``d.row_lock``)."""
     c = SQLCompiler(d)
     where = c.where(query.where)  # parameters are positional: compile in text order
     if query.after is not None:
@@ -341,7 +344,8 @@ def select(d: Dialect, table: str, query: Query, columns: str = "*") -> Statemen
     limit = c.param(query.limit) if query.limit is not None else None
     offset = c.param(query.skip) if query.skip else None
     paging = d.limit_offset(limit, offset)
-    return (f"{sql} {paging}" if paging else sql), c.params
+    sql = f"{sql} {paging}" if paging else sql
+    return (sql + d.row_lock if lock else sql), c.params
 
 
 def count(d: Dialect, table: str, where: Node) -> Statement:

@@ -36,6 +36,8 @@ class Dialect:
     name = "generic"
     true = "TRUE"
     false = "FALSE"
+    #: Appended to a SELECT that locks its rows until the transaction ends ("": no such lock).
+    row_lock = ""
 
     def quote(self, ident: str) -> str:
         """A quoted identifier; embedded quotes are doubled, NUL is refused."""
@@ -134,6 +136,22 @@ class Dialect:
         the compiler spell it as ``EXISTS`` over :meth:`elements`."""
         return None
 
+    def unwind(
+        self, expr: str, alias: str, kind: str, native: bool, preserve: bool
+    ) -> tuple[str, str, str, str] | None:
+        """``$unwind`` of the array ``expr`` (elements of scalar ``kind``) as a join appended
+        to the FROM clause: (join, element, 0-based index, emptied) — ``emptied`` is true on
+        the row kept for an empty array under ``preserve`` (the field is then removed), the
+        element and index are NULL on every row kept without an element.  ``None``: no form."""
+        return None
+
+    def json_rows(
+        self, table: str, alias: str, fields: list[tuple[str, str]], where: str, order: list[str]
+    ) -> str:
+        """A scalar subquery: the rows of ``table`` (as ``alias``) satisfying ``where``, in
+        ``order``, as the text of a JSON array of objects (``fields``: key, SQL value)."""
+        raise NotImplementedError
+
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         parts = []
         if limit is not None:
@@ -141,6 +159,13 @@ class Dialect:
         if offset is not None:
             parts.append(f"OFFSET {offset}")
         return " ".join(parts)
+
+
+def sql_literal(text: str) -> str:
+    """A SQL string literal (catalog names only; values are always bound parameters)."""
+    if "\x00" in text:
+        raise QueryError(f"invalid SQL name {text!r}")
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _json_default(value: Any) -> Any:
@@ -235,10 +260,30 @@ class SQLiteDialect(Dialect):
     def array_equal(self, expr: str, param: str, native: bool) -> str:
         return f"(json({expr}) = json({param}))"
 
+    def unwind(
+        self, expr: str, alias: str, kind: str, native: bool, preserve: bool
+    ) -> tuple[str, str, str, str] | None:
+        # Lists are JSON text; json_each of a non-array would yield the value itself.
+        src = f"json_each(CASE WHEN json_type({expr}) = 'array' THEN {expr} END) AS {alias}"
+        join = f" LEFT JOIN {src} ON 1" if preserve else f" JOIN {src}"
+        emptied = f"({alias}.key IS NULL AND json_type({expr}) = 'array')"
+        return join, f"{alias}.value", f"{alias}.key", emptied
+
+    def json_rows(
+        self, table: str, alias: str, fields: list[tuple[str, str]], where: str, order: list[str]
+    ) -> str:
+        # No ORDER BY inside aggregates before SQLite 3.44: an ordered subquery, whose JSON
+        # objects lose their JSON subtype on the way out (json() restores it).
+        obj = ", ".join(f"{sql_literal(k)}, {v}" for k, v in fields)
+        return (
+            f"(SELECT json_group_array(json(_j)) FROM (SELECT json_object({obj}) AS _j"
+            f" FROM {table} AS {alias} WHERE {where} ORDER BY {', '.join(order)}))"
+        )
+
     def limit_offset(self, limit: str | None, offset: str | None) -> str:
         if limit is None and offset is not None:
             return f"LIMIT -1 OFFSET {offset}"
         return super().limit_offset(limit, offset)
 
 
-__all__ = ["Dialect", "PathParam", "SQLiteDialect"]
+__all__ = ["Dialect", "PathParam", "SQLiteDialect", "sql_literal"]

@@ -36,7 +36,7 @@ import uuid
 from typing import Any
 
 from ..errors import UnsupportedQueryError
-from .dialect import Dialect, PathParam
+from .dialect import Dialect, PathParam, sql_literal
 
 _CASTS = {
     "int": "numeric",
@@ -51,6 +51,8 @@ _CASTS = {
 }
 #: Kinds whose JSON spelling equals ``to_jsonb`` of the typed parameter (``@>`` fast path).
 _JSONB_LITERAL = {"str": "text", "int": "numeric", "float": "float8", "bool": "boolean"}
+#: Element kinds of jsonb arrays an ``$unwind`` reads back exactly (text cast by kind).
+_JSONB_UNWIND = frozenset({"str", "int", "float", "bool", "decimal", "date", "uuid"})
 
 
 def json_default(value: Any) -> Any:
@@ -79,6 +81,7 @@ def dumps(value: Any) -> str:
 
 class PostgresDialect(Dialect):
     name = "postgresql"
+    row_lock = " FOR UPDATE"
 
     def __init__(
         self, arrays: frozenset[str] = frozenset(), json_columns: frozenset[str] = frozenset()
@@ -149,6 +152,33 @@ class PostgresDialect(Dialect):
         if kind in ("object", "any"):
             return f"jsonb_array_elements({arr}) AS {alias}(v)", f"{alias}.v"
         return f"jsonb_array_elements_text({arr}) AS {alias}(v)", _cast(f"{alias}.v", kind)
+
+    def unwind(
+        self, expr: str, alias: str, kind: str, native: bool, preserve: bool
+    ) -> tuple[str, str, str, str] | None:
+        if native:
+            src = f"unnest({expr}) WITH ORDINALITY AS {alias}(v, n)"
+            value, is_array = f"{alias}.v", f"({expr} IS NOT NULL)"
+        elif kind in _JSONB_UNWIND:
+            arr = f"CASE WHEN jsonb_typeof({expr}) = 'array' THEN {expr} END"
+            src = f"jsonb_array_elements_text({arr}) WITH ORDINALITY AS {alias}(v, n)"
+            value = f"{alias}.v" if kind == "str" else _cast(f"{alias}.v", kind)
+            is_array = f"(jsonb_typeof({expr}) = 'array')"
+        else:
+            return None
+        join = f" LEFT JOIN LATERAL {src} ON TRUE" if preserve else f" CROSS JOIN LATERAL {src}"
+        return join, value, f"({alias}.n - 1)", f"({alias}.n IS NULL AND {is_array})"
+
+    def json_rows(
+        self, table: str, alias: str, fields: list[tuple[str, str]], where: str, order: list[str]
+    ) -> str:
+        # json (not jsonb) keeps json columns' text as stored.  json_build_object takes 100
+        # arguments at most: wider tables are not described (sqljoin.pg_table).
+        obj = ", ".join(f"{sql_literal(k)}, {v}" for k, v in fields)
+        return (
+            f"(SELECT coalesce(json_agg(json_build_object({obj}) ORDER BY {', '.join(order)}),"
+            f" '[]'::json)::text FROM {table} AS {alias} WHERE {where})"
+        )
 
     def array_length(self, expr: str, native: bool) -> str:
         if native:
