@@ -192,6 +192,7 @@ class ACL:
         #: (op, user_id, roles, id(table)) → (table, scope): rules are immutable, so a scope
         #: depends on nothing else; the resolver still runs on every call (roles may change).
         self._scopes: dict[tuple[str, str, frozenset[str], int], tuple[FieldTable, Scope]] = {}
+        self._scopes_of = self.rules
 
     @classmethod
     def from_metadata(cls, metadata: Any, resolver: Resolver) -> ACL:
@@ -235,6 +236,9 @@ class ACL:
         if user_id is None:
             raise PermissionDenied(op, principal, "anonymous access is not granted")
         roles = await self.roles(user_id)
+        if self._scopes_of is not self.rules:  # rules reassigned: forget their scopes
+            self._scopes.clear()
+            self._scopes_of = self.rules
         key = (op, user_id, roles, id(table))
         hit = self._scopes.get(key)
         if hit is not None and hit[0] is table:

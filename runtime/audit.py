@@ -14,7 +14,7 @@ has one, so a sink that raises rolls the change back: there is no unaudited writ
   right after the change — a crash or a sink failure between the two can leave a change without
   its entry, and a multi-document update that stops at a duplicate key keeps the documents it
   changed before it, without entries.  An entry is never written for a change that did not
-  happen.  The same holds for backends without transactions (the memory backend).
+  happen.  The memory backend's ``transaction()`` is an undo log, so it rolls back like SQL.
 
 The SQL tables are created before the write's transaction opens (``prepare``), so a write that
 rolls back does not take the table with it; made inside a caller's transaction, the table is

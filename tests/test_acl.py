@@ -13,6 +13,7 @@ from pg import run_sql
 
 from xrepo.runtime import (
     ACL,
+    ACLRule,
     ConfigurationError,
     ConnectedRepo,
     MaterializedRepo,
@@ -264,6 +265,24 @@ async def test_read_only_and_hidden_fields_rejected_on_writes(repo: Any) -> None
         await repo.update(1, {"salary": 1}, user_id="alice")
     assert (await repo.read(1, user_id="alice")).status == "draft"  # read_only is readable
     assert (await repo.read(1, user_id="root")).salary == 100
+
+
+async def test_role_changes_and_new_rules_apply_on_the_next_call() -> None:
+    # Scopes are remembered per (operation, principal, roles): the resolver still decides
+    # every call, and reassigned rules are never answered from the old ones.
+    roles = {"alice": ["owner"]}
+    repo = MemDocs(ROWS)
+    repo.acl = ACL(RULES, lambda user: roles.get(user, []))
+    assert {d.id for d in await repo.list(user_id="alice")} == {1, 2}
+    roles["alice"] = ["root"]
+    assert {d.id for d in await repo.list(user_id="alice")} == {1, 2, 3, 4}
+    roles["alice"] = []
+    with pytest.raises(PermissionDenied):
+        await repo.list(user_id="alice")
+    roles["alice"] = ["owner"]
+    assert {d.id for d in await repo.list(user_id="alice")} == {1, 2}
+    repo.acl.rules = (ACLRule.model_validate({**RULES[0], "conditions": {}}),)
+    assert {d.id for d in await repo.list(user_id="alice")} == {1, 2, 3, 4}
 
 
 def test_configuration_errors() -> None:

@@ -365,10 +365,10 @@ async def test_transactions_commit_and_roll_back_across_repos(
 
 
 async def test_transaction_needs_backend_support() -> None:
-    from xrepo.runtime import MemoryBackend
+    from xrepo.runtime.backends.redis import RedisBackend  # no transactions (MULTI per write)
 
     with pytest.raises(ConfigurationError, match="no transactions"):
-        BookRepo(MemoryBackend()).transaction()
+        BookRepo(RedisBackend("redis://127.0.0.1:6379/0")).transaction()
 
 
 @pytest.mark.parametrize(

@@ -9,13 +9,26 @@ Reads: equality and ``$in`` terms on the primary key, a unique field or a declar
 answered from a hash index (candidate ids, then the predicate on those only); everything else
 is one pass of a predicate generated and compiled once per query
 (:func:`~xrepo.runtime.query.predicate.compile_filter`).  Sort + limit is a heap top-k.
+
+Transactions: ``async with backend.transaction():`` keeps an undo log while the block is open
+(each insert logs the table's counters, each update / delete the rows it replaces); an
+exception undoes the log newest first, restoring the stored rows, their scan order and the hash
+indexes exactly, and propagates.  Commit drops the log.  Nested blocks (in the task that opened
+the block, or tasks it starts inside it) are savepoints: a failing inner block undoes only its
+own changes.  Blocks opened by unrelated tasks wait on a lock, so two blocks never interleave.
+Like SQLite's shared connection, a transaction is not isolated: other tasks read its
+uncommitted rows, and their writes made while it is open join it (rolled back with it).
+Outside a block a write pays one attribute check.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import copy
-from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import ConstraintError
 from ..query.ast import And, Compare, FieldRef, In, Node, Query
@@ -94,6 +107,54 @@ class _Table:
             return copy.deepcopy(dict(values))
 
 
+class _Undo(NamedTuple):
+    """What one write changed in ``table``: the rows it replaced or removed (rowid → row
+    before), or — an insert — the table's counters before it (its rows are the rowids from
+    ``counters[0]`` up to the table's ``next_rowid`` when this entry is undone)."""
+
+    table: _Table
+    rows: dict[int, Row] | None
+    counters: tuple[int, int, frozenset[str], bool] | None
+
+
+class _Transaction:
+    """The outermost open block on one backend: its undo log, oldest first."""
+
+    __slots__ = ("log",)
+
+    def __init__(self) -> None:
+        self.log: list[_Undo] = []
+
+
+def _undo(log: list[_Undo], mark: int) -> None:
+    """Undo ``log[mark:]`` newest first and drop it.  Each entry meets the table exactly as
+    its write left it, so removing that write's index keys and putting its rows back is exact."""
+    reinserted: set[_Table] = set()
+    while len(log) > mark:
+        table, before, counters = log.pop()
+        rows = table.rows
+        if counters is not None:
+            for rid in range(counters[0], table.next_rowid):
+                if rid in rows:
+                    table.unindex(rid)
+                    del rows[rid]
+            table.next_rowid, table.next_key, table.present, table.copy_out = counters
+            continue
+        assert before is not None
+        for rid in before:  # every key of the write's rows first: no transient collisions
+            if rid in rows:
+                table.unindex(rid)
+        for rid, row in before.items():
+            if rid not in rows:
+                reinserted.add(table)  # a deleted row: appended, out of rowid order
+            rows[rid] = row  # an updated row keeps its place
+            table.index(rid)
+    for table in reinserted:
+        ordered = sorted(table.rows.items())
+        table.rows.clear()
+        table.rows.update(ordered)
+
+
 def _hashable(key: Key) -> Key:
     try:
         hash(key)
@@ -111,6 +172,50 @@ class MemoryBackend(BackendBase):
 
     def __init__(self) -> None:
         self._tables: dict[tuple[str | None, str], _Table] = {}
+        #: The open transaction's undo log; ``None`` outside a block (the writes' one check).
+        self._undo_log: list[_Undo] | None = None
+        self._open: _Transaction | None = None
+        #: Open ``transaction()`` blocks, nested ones included (as on SQLiteBackend).
+        self._tx_depth = 0
+        #: The transaction the current task (and tasks it started) runs in.
+        self._joined: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVar(
+            "xrepo_memory_transaction", default=None
+        )
+        self._lock: asyncio.Lock | None = None
+
+    # -- transactions --------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """Everything written on this backend inside the block is undone if it raises (see the
+        module docstring); a block nested in an open one is a savepoint."""
+        current = self._open
+        if current is not None and self._joined.get() is current:
+            mark = len(current.log)
+            self._tx_depth += 1
+            try:
+                yield
+            except BaseException:
+                _undo(current.log, mark)
+                raise
+            finally:
+                self._tx_depth -= 1
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            tx = self._open = _Transaction()
+            self._undo_log = tx.log
+            self._tx_depth = 1
+            token = self._joined.set(tx)
+            try:
+                yield
+            except BaseException:
+                _undo(tx.log, 0)
+                raise
+            finally:
+                self._joined.reset(token)
+                self._tx_depth = 0
+                self._open = self._undo_log = None
 
     def _table(self, coll: Collection) -> _Table:
         key = (coll.namespace, coll.name)
@@ -123,6 +228,10 @@ class MemoryBackend(BackendBase):
     def insert_now(self, coll: Collection, rows: Iterable[Mapping[str, Any]]) -> list[Row]:
         """Synchronous insert (MaterializedRepo seeds itself with it); all or nothing."""
         table = self._table(coll)
+        log = self._undo_log
+        if log is not None:
+            counters = (table.next_rowid, table.next_key, table.present, table.copy_out)
+            log.append(_Undo(table, None, counters))
         staged: list[Row] = []
         batch = _Table(coll)
         blank = dict.fromkeys(coll.fields)
@@ -155,6 +264,9 @@ class MemoryBackend(BackendBase):
         table = self._table(coll)
         ids = self._matching(table, where)
         old = {rid: table.rows[rid] for rid in ids}
+        log = self._undo_log
+        if log is not None:
+            log.append(_Undo(table, old, None))
         for rid in ids:
             table.unindex(rid)
         done: list[int] = []
@@ -177,6 +289,9 @@ class MemoryBackend(BackendBase):
     async def delete(self, coll: Collection, where: Node) -> int:
         table = self._table(coll)
         ids = self._matching(table, where)
+        log = self._undo_log
+        if log is not None:
+            log.append(_Undo(table, {rid: table.rows[rid] for rid in ids}, None))
         for rid in ids:
             table.unindex(rid)
             del table.rows[rid]
