@@ -308,11 +308,9 @@ def _kind_of(backend: Any) -> str:
 
 
 def _in_transaction(backend: Any) -> bool:
-    """Whether the current task is inside ``backend.transaction()`` (SQLite, PostgreSQL)."""
-    if getattr(backend, "_tx_depth", 0):
-        return True
-    bound = getattr(backend, "_bound", None)
-    return bound is not None and bound.get() is not None
+    """``backend.in_transaction()``; ``False`` for backends without transactions."""
+    check = getattr(backend, "in_transaction", None)
+    return check is not None and bool(check())
 
 
 async def prepare_sink(sink: Any) -> None:

@@ -310,19 +310,19 @@ def _construct(model: type[M], dicts: Sequence[dict[str, Any]], names: frozenset
     per-row Python, every slot filled by one C-level ``map`` pass over all rows."""
     n = len(dicts)
     out: list[M] = list(map(object.__new__, repeat(model, n)))
-    deque(map(_SET_DICT, out, dicts), 0)
-    deque(map(_SET_FIELDS_SET, out, map(set, repeat(names, n))), 0)
-    deque(map(_SET_EXTRA, out, repeat(None, n)), 0)
-    deque(map(_SET_PRIVATE, out, repeat(None, n)), 0)
+    deque(map(SET_DICT, out, dicts), 0)
+    deque(map(SET_FIELDS_SET, out, map(set, repeat(names, n))), 0)
+    deque(map(SET_EXTRA, out, repeat(None, n)), 0)
+    deque(map(SET_PRIVATE, out, repeat(None, n)), 0)
     return out
 
 
 # BaseModel's own slot descriptors: what ``object.__setattr__`` ends up calling, minus the
-# attribute lookup on every row.
-_SET_DICT = BaseModel.__dict__["__dict__"].__set__
-_SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
-_SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
+# attribute lookup on every row (the PostgreSQL inspector builds its specs with them too).
+SET_DICT = BaseModel.__dict__["__dict__"].__set__
+SET_FIELDS_SET = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+SET_EXTRA = BaseModel.__dict__["__pydantic_extra__"].__set__
+SET_PRIVATE = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 __all__ = ["ColumnTypes", "build_models"]

@@ -152,12 +152,12 @@ async def test_rollback_of_a_mixed_sequence_and_commit() -> None:
                 await repo.bulk_update({}, {"code": "same"})
             raise Boom
     assert state(backend) == before and await lookups(repo) == found
-    assert backend._undo_log is None and backend._tx_depth == 0
+    assert not backend.in_transaction()
     async with backend.transaction():
         await repo.delete(1, hard=True)
         await repo.update(3, {"qty": 20})
-        assert backend._tx_depth == 1
-    assert backend._undo_log is None  # commit dropped the log
+        assert backend.in_transaction()
+    assert not backend.in_transaction() and backend._open is None  # commit dropped the log
     assert sorted(i.id for i in await repo.list()) == [3, 4, 5, 6]
     assert [i.id for i in await repo.list({"grp": "a", "qty": 20})] == [3]
 
@@ -171,7 +171,7 @@ async def test_nested_blocks_are_savepoints() -> None:
         inner_before = state(backend)
         with pytest.raises(Boom):
             async with backend.transaction():
-                assert backend._tx_depth == 2
+                assert backend.in_transaction()  # nested: a savepoint of the open block
                 await repo.delete(3, hard=True)
                 await repo.bulk_update({"grp": "a"}, {"grp": "z"})
                 async with backend.transaction():  # commits into the failing block
@@ -184,7 +184,7 @@ async def test_nested_blocks_are_savepoints() -> None:
                 await repo.create({"code": "kept", "grp": "b"})
         async with backend.transaction():
             await repo.update(4, {"qty": 30})
-    assert backend._tx_depth == 0
+    assert not backend.in_transaction()
     assert [i.code for i in await repo.list({"grp": "a"})] == ["c0", "c2", "c4", "outer"]
     assert [i.qty for i in await repo.list({"code": "c3"})] == [30]
     assert await repo.list({"code": {"$in": ["deep", "kept"]}}) == []

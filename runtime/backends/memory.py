@@ -172,11 +172,8 @@ class MemoryBackend(BackendBase):
 
     def __init__(self) -> None:
         self._tables: dict[tuple[str | None, str], _Table] = {}
-        #: The open transaction's undo log; ``None`` outside a block (the writes' one check).
-        self._undo_log: list[_Undo] | None = None
+        #: The open transaction (its undo log); ``None`` outside a block (the writes' one check).
         self._open: _Transaction | None = None
-        #: Open ``transaction()`` blocks, nested ones included (as on SQLiteBackend).
-        self._tx_depth = 0
         #: The transaction the current task (and tasks it started) runs in.
         self._joined: contextvars.ContextVar[_Transaction | None] = contextvars.ContextVar(
             "xrepo_memory_transaction", default=None
@@ -191,21 +188,16 @@ class MemoryBackend(BackendBase):
         current = self._open
         if current is not None and self._joined.get() is current:
             mark = len(current.log)
-            self._tx_depth += 1
             try:
                 yield
             except BaseException:
                 _undo(current.log, mark)
                 raise
-            finally:
-                self._tx_depth -= 1
             return
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             tx = self._open = _Transaction()
-            self._undo_log = tx.log
-            self._tx_depth = 1
             token = self._joined.set(tx)
             try:
                 yield
@@ -214,8 +206,11 @@ class MemoryBackend(BackendBase):
                 raise
             finally:
                 self._joined.reset(token)
-                self._tx_depth = 0
-                self._open = self._undo_log = None
+                self._open = None
+
+    def in_transaction(self) -> bool:
+        """Whether a ``transaction()`` block is open (its writes are seen by every task)."""
+        return self._open is not None
 
     def _table(self, coll: Collection) -> _Table:
         key = (coll.namespace, coll.name)
@@ -228,7 +223,7 @@ class MemoryBackend(BackendBase):
     def insert_now(self, coll: Collection, rows: Iterable[Mapping[str, Any]]) -> list[Row]:
         """Synchronous insert (MaterializedRepo seeds itself with it); all or nothing."""
         table = self._table(coll)
-        log = self._undo_log
+        log = None if self._open is None else self._open.log
         if log is not None:
             counters = (table.next_rowid, table.next_key, table.present, table.copy_out)
             log.append(_Undo(table, None, counters))
@@ -264,7 +259,7 @@ class MemoryBackend(BackendBase):
         table = self._table(coll)
         ids = self._matching(table, where)
         old = {rid: table.rows[rid] for rid in ids}
-        log = self._undo_log
+        log = None if self._open is None else self._open.log
         if log is not None:
             log.append(_Undo(table, old, None))
         for rid in ids:
@@ -289,7 +284,7 @@ class MemoryBackend(BackendBase):
     async def delete(self, coll: Collection, where: Node) -> int:
         table = self._table(coll)
         ids = self._matching(table, where)
-        log = self._undo_log
+        log = None if self._open is None else self._open.log
         if log is not None:
             log.append(_Undo(table, {rid: table.rows[rid] for rid in ids}, None))
         for rid in ids:

@@ -141,6 +141,10 @@ class MongoBackend(BackendBase):
             await self.connect()
         return self._db.get_collection(coll.name)
 
+    def in_transaction(self) -> bool:
+        """Whether the current task runs inside a ``transaction()`` block on this client."""
+        return self._session() is not None
+
     def _session(self) -> Any:
         key = id(self._client)
         for bound, session in _SESSIONS.get():

@@ -245,6 +245,10 @@ class PostgresBackend(BackendBase):
             finally:
                 self._bound.reset(token)
 
+    def in_transaction(self) -> bool:
+        """Whether the current task runs inside a ``transaction()`` block."""
+        return self._bound.get() is not None
+
     # -- plumbing ------------------------------------------------------------------------
     async def fetch(self, sql: str, *params: Any) -> list[Any]:
         """Run one statement and return its records (escape hatch for tests and tools)."""

@@ -95,6 +95,11 @@ class SQLiteBackend(BackendBase):
             await db.rollback()
             raise _wrap(exc, "commit") from exc
 
+    def in_transaction(self) -> bool:
+        """Whether a ``transaction()`` block is open (the connection is shared: every task's
+        statements run in it)."""
+        return self._tx_depth > 0
+
     async def _settle(self, db: Any, ok: bool) -> None:
         """Commit (or roll back) a write unless a ``transaction()`` block owns it."""
         if self._tx_depth:

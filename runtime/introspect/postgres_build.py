@@ -43,6 +43,7 @@ from ..schema import (
     SourceInfo,
     TypeSpec,
 )
+from ..trusted_rows import SET_DICT, SET_EXTRA, SET_FIELDS_SET, SET_PRIVATE
 from .postgres_catalog import quote_ident
 from .postgres_checks import bind_domain_value, parse_enum_check
 from .postgres_types import MappedType, PgType, TypeMapper
@@ -112,11 +113,6 @@ class Catalog:
 
 _M = TypeVar("_M", bound=BaseModel)
 _new = object.__new__
-_set = object.__setattr__
-# BaseModel's own slots, set through their descriptors (skips the attribute lookup).
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 _FIELD_KEYS = (
     "name",
@@ -195,10 +191,10 @@ def _make(model: type[_M], values: dict[str, Any], given: set[str]) -> _M:
     if not _TRUSTED:
         return model.model_validate({k: v for k, v in values.items() if k in given})
     obj = _new(model)
-    _set(obj, "__dict__", values)
-    _set_fields_set(obj, given)
-    _set_extra(obj, None)
-    _set_private(obj, None)
+    SET_DICT(obj, values)
+    SET_FIELDS_SET(obj, given)
+    SET_EXTRA(obj, None)
+    SET_PRIVATE(obj, None)
     return obj
 
 
@@ -264,12 +260,7 @@ def build_collection(
                 catalog, mapper, typid, typmod, ndims, warnings, schema, table, col_name
             )
         mapped, source_type = found
-        if generation:
-            generated = _generated(generation, default)
-        elif default is not None and default.startswith("nextval("):
-            generated = "autoincrement"
-        else:
-            generated = None
+        generated = _generated(generation, default)
         nullable = not (notnull or (is_table and mapped.not_null))
         spec = _new(FieldSpec)
         values = {
@@ -288,10 +279,10 @@ def build_collection(
         }
         # _make, inlined: this loop runs once per column of the database.
         if _TRUSTED:
-            _set(spec, "__dict__", values)
-            _set_fields_set(spec, _FIELD_SET)
-            _set_extra(spec, None)
-            _set_private(spec, None)
+            SET_DICT(spec, values)
+            SET_FIELDS_SET(spec, _FIELD_SET)
+            SET_EXTRA(spec, None)
+            SET_PRIVATE(spec, None)
         else:
             spec = FieldSpec.model_validate(values)
         fields[col_name] = spec
