@@ -15,12 +15,13 @@ Correctness rests on three rules:
   concurrently with a write is stored under the old generation and never served again.
 - Values are stored as JSON bytes (never pickle) and decoded into fresh objects on every hit,
   so a caller mutating a result cannot change what the next caller gets.
-- Inside ``async with repo.transaction():`` (any such block open on the backend, in any task)
-  reads neither read nor fill the cache: they may see rows the block wrote, which a rollback
-  would make rows that never existed — and on SQLite other tasks on the connection see them
-  too.  Every collection written while a block is open is invalidated again when the block
-  ends (commit or rollback), since the bump right after each write preceded the commit.
-  Blocks opened on the backend directly (``backend.transaction()``) are not seen here.
+- While the backend says a transaction is open (``backend.in_transaction()``: for any task on
+  SQLite and the memory backend, whose state is shared; for the task holding it on PostgreSQL
+  and MongoDB) reads neither read nor fill the cache: they may see rows the block wrote, which
+  a rollback would make rows that never existed.  Every collection written inside an
+  ``async with repo.transaction():`` block is invalidated again when the block ends (commit or
+  rollback), since the bump right after each write preceded the commit; writes inside blocks
+  opened on the backend directly (``backend.transaction()``) get only that first bump.
 """
 
 from __future__ import annotations
@@ -198,9 +199,12 @@ def _open_state(backend: Any) -> _OpenTransactions | None:
 
 
 def in_transaction(backend: Any) -> bool:
-    """Whether a ``repo.transaction()`` block is open on ``backend`` (reads bypass the cache)."""
-    state = _open_state(backend)
-    return state is not None and state.depth > 0
+    """Whether reads on ``backend`` may now see uncommitted rows (they bypass the cache): the
+    backend's own ``in_transaction()`` — every task on SQLite's and the memory backend's shared
+    state, the task holding the transaction on PostgreSQL and MongoDB — so blocks opened with
+    ``backend.transaction()`` count too."""
+    check = getattr(backend, "in_transaction", None)
+    return check is not None and bool(check())
 
 
 def written_in_transaction(backend: Any, cache: Cache, collection: str) -> None:
