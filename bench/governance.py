@@ -102,7 +102,11 @@ class PersonUpdate(XObjPrototype):
 
 
 META = RepoMetadata(
-    name="people", collection="people", primary_key=("id",), indexes=(("category",),)
+    name="people",
+    collection="people",
+    primary_key=("id",),
+    indexes=(("category",),),
+    enable_statistics=False,  # "off" means off: no latency recording either
 )
 GOVERNED = META.model_copy(update={"enable_audit": True, "enable_statistics": True})
 CACHED = META.model_copy(update={"cache_enabled": True, "cache_ttl": 3600.0})
