@@ -407,15 +407,13 @@ class PostgresBackend(BackendBase):
             try:
                 async with conn.transaction():
                     if len(rows) < COPY_THRESHOLD:
-                        out: list[Row] = []
+                        made: list[Any] = []
                         for row in rows:
                             sql, params = compiler.insert(
                                 d, table, row, returning=False, json_fields=frozenset()
                             )
-                            records = await conn.fetch(sql + returning, *params)
-                            out.extend(dict(r) for r in records)
-                        _finish_rows(out, info)
-                        return out
+                            made.extend(await conn.fetch(sql + returning, *params))
+                        return _rows_of(made, info) if made else []
                     # One pause from the first value normalized to the last row built,
                     # COPY included: it is this connection's own round trip, and every
                     # object made in between would otherwise be rescanned (a fifth of
@@ -556,6 +554,8 @@ class PostgresBackend(BackendBase):
             column = fd.column(head)
             table = self._table(target)
             keys = [v for v in values if v is not None and not isinstance(v, dict | list)]
+            if not rest:  # values the column's type cannot equal match nothing (not a bind error)
+                keys = [v for v in keys if _comparable(v, info.types.get(head, (None, True))[0])]
             found: list[Row] = []
             if rest:
                 sql = f"SELECT * FROM {table} WHERE ({column} #> $2::text[]) = ANY($1::jsonb[])"
@@ -585,6 +585,19 @@ def _same(value: Any) -> Any:
     return value
 
 
+_NUMBERS = (int, float, decimal.Decimal)
+
+
+def _comparable(value: Any, column: type | None) -> bool:
+    """Whether ``value`` can equal a value the driver decodes as ``column`` (None: unknown,
+    let the server decide); numbers compare across int, float and Decimal, as in memory."""
+    if column is None:
+        return True
+    if column in _NUMBERS:
+        return isinstance(value, _NUMBERS) and not isinstance(value, bool)
+    return isinstance(value, column)
+
+
 def _read_expr(column: str, r: Any) -> str:
     """How the SELECT list reads one catalog column: the driver's own decoding where it
     matches the model, else a cast to what the model holds."""
@@ -606,7 +619,7 @@ def _read_expr(column: str, r: Any) -> str:
 
 def _rows_of(records: Sequence[Any], info: TableInfo) -> list[Row]:
     """Fresh dicts of ``records`` (all with the same keys, at least one) holding model
-    values, as :func:`_finish_rows` makes them (JSON text parsed, composites as dicts)."""
+    values: JSON text parsed, composite Records as dicts."""
     keys = tuple(records[0].keys())
     texts = info.any_json if info.select_list != "*" else ()
     decoded = tuple(i for i, k in enumerate(keys) if k in texts)
@@ -623,15 +636,6 @@ def _parse_json_texts(texts: list[str | None]) -> list[Any]:
         "[" + ",".join(["null" if t is None else t for t in texts]) + "]"
     )
     return parsed
-
-
-def _finish_rows(rows: list[Row], info: TableInfo) -> None:
-    """Turn what the SELECT list read into model values (JSON text, composite Records)."""
-    if not rows:
-        return
-    if info.select_list != "*" and info.any_json:
-        _decode_json_columns(rows, info.any_json)
-    _plain_composites(rows, info)
 
 
 def _plain_composites(rows: list[Row], info: TableInfo) -> None:
@@ -658,15 +662,6 @@ def _money_encode(value: Any) -> str:
     if isinstance(value, decimal.Decimal | int):
         return format(decimal.Decimal(value), "f")
     raise TypeError(f"money takes Decimal, int or str, not {type(value).__name__}")
-
-
-def _decode_json_columns(rows: list[Row], names: Sequence[str]) -> None:
-    """Replace the JSON text of ``names`` by values: one parse for the whole result (a JSON
-    array of every value), far cheaper than a ``json.loads`` per value."""
-    for name in names:
-        parsed = _parse_json_texts([r[name] for r in rows])
-        for row, value in zip(rows, parsed, strict=True):
-            row[name] = value
 
 
 _CONSTRAINT_ERRORS: dict[str, type[ConstraintError]] = {
