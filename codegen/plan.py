@@ -23,6 +23,7 @@ from xrepo.runtime.naming import (
     stable_names,
 )
 from xrepo.runtime.repo import ConnectedRepo, MaterializedRepo, XRepo
+from xrepo.runtime.repo_specs import py_fields, repo_keys
 from xrepo.runtime.schema import (
     DATABASE_WRITTEN,
     CollectionSpec,
@@ -527,26 +528,18 @@ class _CollectionPlanner:
         repo_modules: set[str] = set()
         model_imports: set[str] = set()
 
-        def py_tuple(sources: Sequence[str]) -> tuple[str, ...] | None:
-            if not sources or any(s not in by_source for s in sources):
-                return None
-            return tuple(by_source[s] for s in sources)
-
         def spell(names: Sequence[str]) -> str:
             inner = ", ".join(py_str(n) for n in names)
             return f"({inner},)" if len(names) == 1 else f"({inner})"
 
-        pk = py_tuple(coll.primary_key) or ()
-        indexes: list[tuple[str, ...]] = []
-        unique: list[tuple[str, ...]] = []
-        for idx in coll.indexes:
-            cols = None if idx.expression else py_tuple(idx.fields)
-            if cols is None:
-                continue
-            if cols not in indexes:
-                indexes.append(cols)
-            if idx.unique and idx.partial is None and cols not in unique:
-                unique.append(cols)
+        keys = repo_keys(
+            coll,
+            by_source,
+            soft_delete_field=opts.soft_delete_field,
+            created_field=opts.created_field,
+            updated_field=opts.updated_field,
+        )
+        pk, indexes, unique = keys.primary_key, keys.indexes, keys.unique
 
         def exploded(groups: Sequence[tuple[str, ...]], indent: str) -> str:
             # One element: black treats that trailing comma as required, not magic.
@@ -574,20 +567,13 @@ class _CollectionPlanner:
             # MongoDB: these str fields are ObjectIds on the wire (filters, writes, reads).
             meta.append(Attr("object_ids", spell(oids)))
 
-        def find(option: str) -> str | None:
-            if option in by_source:
-                return by_source[option]
-            return option if option in py_names else None
-
-        soft = find(opts.soft_delete_field)
-        if soft is not None:
+        if keys.soft_delete_field is not None:
             meta.append(Attr("soft_delete", "True"))
-            meta.append(Attr("soft_delete_field", py_str(soft)))
-        created, updated = find(opts.created_field), find(opts.updated_field)
-        if created is not None and updated is not None:
+            meta.append(Attr("soft_delete_field", py_str(keys.soft_delete_field)))
+        if keys.created_field is not None and keys.updated_field is not None:
             meta.append(Attr("auto_timestamps", "True"))
-            meta.append(Attr("created_field", py_str(created)))
-            meta.append(Attr("updated_field", py_str(updated)))
+            meta.append(Attr("created_field", py_str(keys.created_field)))
+            meta.append(Attr("updated_field", py_str(keys.updated_field)))
 
         model = model_names["model"]
         finders: list[Finder] = []
@@ -597,7 +583,7 @@ class _CollectionPlanner:
             targets.append((pk, False))
         targets.extend((u, False) for u in unique)
         for fk in coll.foreign_keys:
-            cols = py_tuple(fk.fields)
+            cols = py_fields(fk.fields, by_source)
             if cols is not None:
                 targets.append((cols, True))
         source_of = {py: src for src, py in by_source.items()}

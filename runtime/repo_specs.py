@@ -4,6 +4,7 @@ spec behind a repo, and the small spec edits the factory makes (primary key, mod
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import pydantic
@@ -44,6 +45,66 @@ def spec_of(schema: SchemaInput, collection: str | None) -> CollectionSpec:
         raise ConfigurationError(f"schema= is not a valid collection spec: {exc}") from None
 
 
+def py_fields(sources: Sequence[str], by_source: Mapping[str, str]) -> tuple[str, ...] | None:
+    """The Python names of source fields ``sources``; None when empty or one is unknown."""
+    if not sources or any(s not in by_source for s in sources):
+        return None
+    return tuple(by_source[s] for s in sources)
+
+
+@dataclass(frozen=True)
+class RepoKeys:
+    """What a repo's metadata says of a collection's keys and conventional fields (Python
+    names) — one derivation for the code generator and for repos made at run time."""
+
+    primary_key: tuple[str, ...]
+    #: Plain column indexes, unique ones included; expression indexes left out.
+    indexes: tuple[tuple[str, ...], ...]
+    #: Unique, non-partial indexes.
+    unique: tuple[tuple[str, ...], ...]
+    soft_delete_field: str | None
+    #: Both or neither: auto timestamps need the two.
+    created_field: str | None
+    updated_field: str | None
+
+
+def repo_keys(
+    spec: CollectionSpec,
+    by_source: Mapping[str, str],
+    *,
+    soft_delete_field: str,
+    created_field: str,
+    updated_field: str,
+) -> RepoKeys:
+    indexes: list[tuple[str, ...]] = []
+    unique: list[tuple[str, ...]] = []
+    for idx in spec.indexes:
+        cols = None if idx.expression else py_fields(idx.fields, by_source)
+        if cols is None:
+            continue
+        if cols not in indexes:
+            indexes.append(cols)
+        if idx.unique and idx.partial is None and cols not in unique:
+            unique.append(cols)
+    py_names = set(by_source.values())
+
+    def find(option: str) -> str | None:
+        if option in by_source:
+            return by_source[option]
+        return option if option in py_names else None
+
+    created, updated = find(created_field), find(updated_field)
+    both = created is not None and updated is not None
+    return RepoKeys(
+        py_fields(spec.primary_key, by_source) or (),
+        tuple(indexes),
+        tuple(unique),
+        find(soft_delete_field),
+        created if both else None,
+        updated if both else None,
+    )
+
+
 def metadata_for(
     spec: CollectionSpec,
     by_source: Mapping[str, str],
@@ -53,46 +114,32 @@ def metadata_for(
     created_field: str = "created_at",
     updated_field: str = "updated_at",
 ) -> RepoMetadata:
-    """Repo metadata from a schema, by the code generator's rules (``plan.repo``)."""
-
-    def py(sources: Sequence[str]) -> tuple[str, ...] | None:
-        if not sources or any(s not in by_source for s in sources):
-            return None
-        return tuple(by_source[s] for s in sources)
-
-    py_names = set(by_source.values())
-    indexes: list[tuple[str, ...]] = []
-    unique: list[tuple[str, ...]] = []
-    for idx in spec.indexes:
-        cols = None if idx.expression else py(idx.fields)
-        if cols is None:
-            continue
-        if cols not in indexes:
-            indexes.append(cols)
-        if idx.unique and idx.partial is None and cols not in unique:
-            unique.append(cols)
-
-    def find(option: str) -> str | None:
-        if option in by_source:
-            return by_source[option]
-        return option if option in py_names else None
-
+    """Repo metadata from a schema, by the code generator's rules (:func:`repo_keys`)."""
+    keys = repo_keys(
+        spec,
+        by_source,
+        soft_delete_field=soft_delete_field,
+        created_field=created_field,
+        updated_field=updated_field,
+    )
     extra: dict[str, Any] = {}
-    soft = find(soft_delete_field)
-    if soft is not None:
-        extra |= {"soft_delete": True, "soft_delete_field": soft}
-    created, updated = find(created_field), find(updated_field)
-    if created is not None and updated is not None:
-        extra |= {"auto_timestamps": True, "created_field": created, "updated_field": updated}
+    if keys.soft_delete_field is not None:
+        extra |= {"soft_delete": True, "soft_delete_field": keys.soft_delete_field}
+    if keys.created_field is not None:
+        extra |= {
+            "auto_timestamps": True,
+            "created_field": keys.created_field,
+            "updated_field": keys.updated_field,
+        }
     return RepoMetadata(
         name=spec.name,
         description=spec.comment or "",
         model_name=model_name,
         collection=spec.name,
         namespace=spec.namespace,
-        primary_key=py(spec.primary_key) or (),
-        indexes=tuple(indexes),
-        unique=tuple(unique),
+        primary_key=keys.primary_key,
+        indexes=keys.indexes,
+        unique=keys.unique,
         **extra,
     )
 
