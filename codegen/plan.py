@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
+from xrepo.runtime.dynamic import field_rule
 from xrepo.runtime.naming import (
     NameAllocator,
     NameKey,
@@ -25,7 +26,6 @@ from xrepo.runtime.naming import (
 from xrepo.runtime.repo import ConnectedRepo, MaterializedRepo, XRepo
 from xrepo.runtime.repo_specs import py_fields, repo_keys
 from xrepo.runtime.schema import (
-    DATABASE_WRITTEN,
     CollectionSpec,
     FieldSpec,
     LogicalType,
@@ -58,7 +58,6 @@ GENERATOR_VERSION = "5"
 
 # Every column of a relation exists on read; documents (JSON files, collections) may lack a
 # field, which their `required` flag records.
-_PRESENT_KINDS = frozenset({"table", "view", "materialized_view"})
 _MATERIALIZED_KINDS = frozenset({"file", "memory"})
 _SUFFIXES_ALL = ("ne", "in", "nin")
 _SUFFIXES_ORDER = ("gt", "gte", "lt", "lte")
@@ -410,38 +409,27 @@ class _CollectionPlanner:
     ) -> ModelClass:
         py_names = self.py_names(key, fields)
         lines: list[FieldLine] = []
-        pk = set(self.coll.primary_key) if mode != "nested" else set()
+        pk = frozenset(self.coll.primary_key) if mode != "nested" else frozenset()
         # Read models accept what the source stores, like constraints_on_read for max_length.
         loose = mode == "read" and not self.options.constraints_on_read
         for py, f in zip(py_names, fields, strict=True):
-            if mode in ("create", "update") and f.generated in DATABASE_WRITTEN:
-                continue  # the database refuses writers' values here
+            rule = field_rule(
+                f,
+                mode,
+                kind=self.coll.kind,
+                primary_key=pk,
+                constraints_on_read=self.options.constraints_on_read,
+            )
+            if rule is None:
+                continue
             t = self.map_type(f.type, (*key, f.name), loose)
             self.model_modules |= t.modules
-            if mode == "read":
-                present = self.coll.kind in _PRESENT_KINDS or f.required
-                optional = f.nullable or not present
-                constrain = self.options.constraints_on_read
-            elif mode == "nested":
-                optional = f.nullable or not f.required
-                constrain = True
-            elif mode == "create":
-                literal = literal_default(f)
-                if literal is not None:
-                    self.model_modules |= literal[1]
-                    lines.append(self.field_line(py, f.name, t, f.nullable, True, literal[0]))
-                    continue
-                server_made = (
-                    f.generated is not None
-                    or f.default is not None
-                    or (f.name in pk and f.type.kind in (LogicalType.OBJECT_ID, LogicalType.UUID))
-                )
-                optional = f.nullable or not f.required or server_made
-                constrain = True
-            else:
-                optional = True
-                constrain = True
-            lines.append(self.field_line(py, f.name, t, optional, constrain))
+            literal = literal_default(f) if mode == "create" else None
+            if literal is not None:
+                self.model_modules |= literal[1]
+                lines.append(self.field_line(py, f.name, t, f.nullable, True, literal[0]))
+                continue
+            lines.append(self.field_line(py, f.name, t, *rule))
         what = {"read": "", "create": " (create)", "update": " (update)", "nested": " (nested)"}
         comment = comment_text(f"{self.coll.name}{what[mode]}")
         if mode == "nested":

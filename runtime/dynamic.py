@@ -32,6 +32,35 @@ _PRESENT_KINDS = frozenset({"table", "view", "materialized_view"})
 Mode = Literal["read", "create", "update", "nested"]
 
 
+def field_rule(
+    f: FieldSpec,
+    mode: str,
+    *,
+    kind: str,
+    primary_key: frozenset[str],
+    constraints_on_read: bool,
+) -> tuple[bool, bool] | None:
+    """``(optional, constrain)`` for field ``f`` in a model of ``mode`` ("read", "create",
+    "update", "nested"), or ``None`` when the model leaves it out — the rules the generated
+    ``models.py`` (``plan.model_class``) and these dynamic models share.  A create field with a
+    literal default is optional as its nullability says, whatever this returns."""
+    if mode in ("create", "update") and f.generated in DATABASE_WRITTEN:
+        return None  # the database refuses writers' values here
+    if mode == "read":
+        present = kind in _PRESENT_KINDS or f.required
+        return f.nullable or not present, constraints_on_read
+    if mode == "nested":
+        return f.nullable or not f.required, True
+    if mode == "create":
+        server_made = (
+            f.generated is not None
+            or f.default is not None
+            or (f.name in primary_key and f.type.kind in (LogicalType.OBJECT_ID, LogicalType.UUID))
+        )
+        return f.nullable or not f.required or server_made, True
+    return True, True
+
+
 @dataclass(frozen=True)
 class _T:
     """A mapped type: the annotation, its spelling (dedups union members as codegen does) and
@@ -286,34 +315,23 @@ class _Builder:
         self, name: str, fields: Sequence[FieldSpec], key: NameKey, mode: Mode
     ) -> type[XObjPrototype]:
         py_names = self.py_names(key, fields)
-        pk = set(self.spec.primary_key) if mode != "nested" else set()
+        pk = frozenset(self.spec.primary_key) if mode != "nested" else frozenset()
         definitions: dict[str, Any] = {}
         # Read models accept what the source stores (mirror of plan.model_class).
         loose = mode == "read" and not self.gen.constraints_on_read
         for py, f in zip(py_names, fields, strict=True):
-            if mode in ("create", "update") and f.generated in DATABASE_WRITTEN:
-                continue  # mirror of plan.model_class: the database refuses writers' values
+            rule = field_rule(
+                f,
+                mode,
+                kind=self.spec.kind,
+                primary_key=pk,
+                constraints_on_read=self.gen.constraints_on_read,
+            )
+            if rule is None:
+                continue
+            optional, constrain = rule
             t = self.map_type(f.type, (*key, f.name), loose)
-            default: tuple[Any] | None = None
-            if mode == "read":
-                present = self.spec.kind in _PRESENT_KINDS or f.required
-                optional = f.nullable or not present
-                constrain = self.gen.constraints_on_read
-            elif mode == "nested":
-                optional = f.nullable or not f.required
-                constrain = True
-            elif mode == "create":
-                default = literal_default_value(f)
-                server_made = (
-                    f.generated is not None
-                    or f.default is not None
-                    or (f.name in pk and f.type.kind in (LogicalType.OBJECT_ID, LogicalType.UUID))
-                )
-                optional = f.nullable or not f.required or server_made
-                constrain = True
-            else:
-                optional = True
-                constrain = True
+            default = literal_default_value(f) if mode == "create" else None
             if default is not None:
                 # A literal default keeps the annotation as the nullability says (codegen: the
                 # field line is built with optional=f.nullable).
