@@ -9,13 +9,18 @@ very error a single ``create`` would.
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import enum
 import functools
 import gc
+import operator
 import types
 import typing
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -52,28 +57,29 @@ def validate_creates(model: type[BaseModel], items: Sequence[Any]) -> list[BaseM
         return None
 
 
-def _is_plain(annotation: Any, seen: frozenset[type] = frozenset()) -> bool:
+def _is_plain(annotation: Any, seen: frozenset[type] = frozenset(), *, dumped: bool = True) -> bool:
     """Whether ``model_dump`` of a value of ``annotation`` is already what :func:`plain`
-    makes of it (plain scalars, lists, dicts and nested models of those)."""
+    makes of it (plain scalars, lists, dicts and nested models of those) — or, with
+    ``dumped=False``, the value itself is (no nested models)."""
     if annotation is None or annotation is type(None):
         return True
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Union or origin is types.UnionType:
-        return all(_is_plain(a, seen) for a in args)
+        return all(_is_plain(a, seen, dumped=dumped) for a in args)
     if origin is Literal:
         return all(type(a) in (str, int) for a in args)
     if origin is list:
-        return len(args) == 1 and _is_plain(args[0], seen)
+        return len(args) == 1 and _is_plain(args[0], seen, dumped=dumped)
     if origin is dict:
-        return len(args) == 2 and args[0] is str and _is_plain(args[1], seen)
+        return len(args) == 2 and args[0] is str and _is_plain(args[1], seen, dumped=dumped)
     if origin is typing.Annotated:
-        return _is_plain(args[0], seen)
+        return _is_plain(args[0], seen, dumped=dumped)
     if isinstance(annotation, type):
         if issubclass(annotation, enum.Enum):
             return False
         if issubclass(annotation, BaseModel):
-            if annotation in seen:
+            if annotation in seen or not dumped:
                 return False
             inner = seen | {annotation}
             return all(_is_plain(f.annotation, inner) for f in annotation.model_fields.values())
@@ -81,19 +87,105 @@ def _is_plain(annotation: Any, seen: frozenset[type] = frozenset()) -> bool:
     return False
 
 
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    #: python name → dumped key
+    keys: dict[str, str]
+    #: dumped keys whose dumped values need :func:`plain`
+    walk: tuple[str, ...]
+    #: whether an instance's ``__dict__`` is its dump but for nested models: no
+    #: serializer, computed field or extra field anywhere in the model's schema
+    as_held: bool
+    #: (dumped key, dumper of a column of its values): fields holding nested models
+    nested: tuple[tuple[str, TypeAdapter[list[Any]]], ...]
+    #: … and fields holding anything mutable (lists, dicts, models): dumped to copies
+    mutable: tuple[tuple[str, TypeAdapter[list[Any]]], ...]
+
+
 @functools.cache
-def _layout(model: type[BaseModel]) -> tuple[dict[str, str], tuple[str, ...]]:
-    """(python name → dumped key, dumped keys whose values need :func:`plain`)."""
-    keys = {name: f.alias or name for name, f in model.model_fields.items()}
-    walk = tuple(keys[n] for n, f in model.model_fields.items() if not _is_plain(f.annotation))
-    return keys, walk
+def _layout(model: type[BaseModel]) -> _Layout:
+    fields = model.model_fields
+    keys = {name: f.alias or name for name, f in fields.items()}
+    walk = tuple(keys[n] for n, f in fields.items() if not _is_plain(f.annotation))
+    as_held = not _serializes(model.__pydantic_core_schema__)
+    dumpers = {
+        n: TypeAdapter(list[f.annotation | None])  # type: ignore[name-defined]
+        for n, f in fields.items()
+        if as_held and not _immutable(f.annotation)
+    }
+    nested = tuple(
+        (keys[n], dumper)
+        for n, dumper in dumpers.items()
+        if not _is_plain(fields[n].annotation, dumped=False)
+    )
+    mutable = tuple((keys[n], dumper) for n, dumper in dumpers.items())
+    return _Layout(keys, walk, as_held, nested, mutable)
 
 
-def source_rows(model: type[BaseModel], made: Sequence[BaseModel]) -> list[dict[str, Any]]:
-    """:func:`~xrepo.runtime.repo_plan.source_row` of every instance (all of ``model``)."""
-    keys, walk = _layout(model)
+_IMMUTABLE: frozenset[Any] = frozenset(
+    {str, int, float, bool, bytes, decimal.Decimal, uuid.UUID, type(None)}
+    | {datetime.date, datetime.datetime, datetime.time, datetime.timedelta}
+)
+
+
+def _immutable(annotation: Any) -> bool:
+    """Whether every value of ``annotation`` is immutable (shared safely between rows and
+    the caller's models)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        return all(_immutable(a) for a in typing.get_args(annotation))
+    if origin is Literal:
+        return True
+    if origin is typing.Annotated:
+        return _immutable(typing.get_args(annotation)[0])
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return True
+    return annotation is None or annotation in _IMMUTABLE
+
+
+def _serializes(schema: Any) -> bool:
+    """Whether a core schema customises dumping anywhere (serializers, computed fields,
+    extra fields, exclusions) — then only pydantic's own dump is ``model_dump``."""
+    if isinstance(schema, dict):
+        if schema.get("extra_behavior") == "allow" or schema.get("computed_fields"):
+            return True
+        if "serialization" in schema or schema.get("serialization_exclude"):
+            return True
+        return any(_serializes(v) for v in schema.values())
+    if isinstance(schema, list):
+        return any(_serializes(v) for v in schema)
+    return False
+
+
+def _dumped(model: type[BaseModel], made: Sequence[BaseModel], copy: bool) -> list[dict[str, Any]]:
+    """``model_dump(by_alias=True)`` of every instance.  Where the instances hold their
+    dump but for nested models, and the rows may share their lists and dicts (``copy``
+    false), a C-level copy of each ``__dict__`` plus one pydantic call per nested-model
+    column, instead of pydantic's serializer walking every model."""
+    layout = _layout(model)
+    if copy or not layout.as_held:
+        dumped: list[dict[str, Any]] = _adapter(model).dump_python(list(made), by_alias=True)
+        return dumped
+    renamed = {n: k for n, k in layout.keys.items() if n != k}
+    rows = [dict(m.__dict__) for m in made]
+    if renamed:
+        rows = [{renamed.get(n, n): v for n, v in row.items()} for row in rows]
+    for key, adapter in layout.nested:
+        column = adapter.dump_python([row[key] for row in rows], by_alias=True)
+        for row, value in zip(rows, column, strict=True):
+            row[key] = value
+    return rows
+
+
+def source_rows(
+    model: type[BaseModel], made: Sequence[BaseModel], *, copy: bool = False
+) -> list[dict[str, Any]]:
+    """:func:`~xrepo.runtime.repo_plan.source_row` of every instance (all of ``model``);
+    ``copy``: no row shares a list or dict with the instances (they are the caller's)."""
+    layout = _layout(model)
+    keys = layout.keys
     every = frozenset(keys)
-    rows: list[dict[str, Any]] = _adapter(model).dump_python(list(made), by_alias=True)
+    rows = _dumped(model, made, copy)
     for obj, row in zip(made, rows, strict=True):
         given = obj.__pydantic_fields_set__
         if len(given) != len(every):
@@ -101,11 +193,90 @@ def source_rows(model: type[BaseModel], made: Sequence[BaseModel]) -> list[dict[
                 key = keys[name]
                 if key in row and row[key] is None:
                     del row[key]
-        for key in walk:
+        for key in layout.walk:
             value = row.get(key)
             if value is not None and type(value) not in _PLAIN:
                 row[key] = plain(value)
     return rows
+
+
+class ColumnRows(Sequence[dict[str, Any]]):
+    """Rows that all have the same keys, held column by column.
+
+    A backend that writes columns (PostgreSQL's COPY) reads :attr:`keys` and
+    :attr:`columns` and never builds a dict per row; any other reader sees an ordinary
+    sequence of dicts, built once on first access."""
+
+    __slots__ = ("_rows", "columns", "keys")
+
+    def __init__(self, keys: list[str], columns: list[list[Any]]) -> None:
+        self.keys = keys
+        self.columns = columns
+        self._rows: list[dict[str, Any]] | None = None
+
+    def fill(self, key: str, value: Any) -> None:
+        """``row.setdefault(key, value)`` for every row."""
+        if key not in self.keys:
+            self.keys.append(key)
+            self.columns.append([value] * len(self))
+            self._rows = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        if self._rows is None:
+            keys = self.keys
+            self._rows = [
+                dict(zip(keys, values, strict=True)) for values in zip(*self.columns, strict=True)
+            ]
+        return self._rows
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    @typing.overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @typing.overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        return self.rows()[index]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows())
+
+
+def source_columns(
+    model: type[BaseModel], made: Sequence[BaseModel], *, copy: bool = False
+) -> ColumnRows | None:
+    """:func:`source_rows` column by column — or None when the rows would not all have the
+    same keys (instances with different fields set), the model dumps otherwise than it
+    holds its fields, or no column is written.  Each column is one C-level pass over the
+    instances' ``__dict__``; nested models — and with ``copy`` (the instances are the
+    caller's) every list, dict or model — are dumped one column per pydantic call."""
+    layout = _layout(model)
+    if not made or not layout.as_held:
+        return None
+    given = made[0].__pydantic_fields_set__
+    if any(m.__pydantic_fields_set__ != given for m in made):
+        return None
+    held = [m.__dict__ for m in made]
+    columns: dict[str, list[Any]] = {}
+    for name, key in layout.keys.items():
+        column = list(map(operator.itemgetter(name), held))
+        if name not in given:  # left unset: omitted where None, so defaults apply
+            nulls = column.count(None)
+            if nulls == len(column):
+                continue
+            if nulls:
+                return None
+        columns[key] = column
+    for key, adapter in layout.mutable if copy else layout.nested:
+        if key in columns:
+            columns[key] = adapter.dump_python(columns[key], by_alias=True)
+    for key in layout.walk:
+        if key in columns:
+            columns[key] = [v if v is None or type(v) in _PLAIN else plain(v) for v in columns[key]]
+    if not columns:
+        return None
+    return ColumnRows(list(columns), list(columns.values()))
 
 
 def plain_mappings(items: Sequence[Any]) -> bool:
@@ -113,4 +284,11 @@ def plain_mappings(items: Sequence[Any]) -> bool:
     return all(type(i) is dict for i in items)
 
 
-__all__ = ["gc_paused", "plain_mappings", "source_rows", "validate_creates"]
+__all__ = [
+    "ColumnRows",
+    "gc_paused",
+    "plain_mappings",
+    "source_columns",
+    "source_rows",
+    "validate_creates",
+]

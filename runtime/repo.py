@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Literal, Self, TypeVar
+from typing import Any, ClassVar, Generic, Literal, Self, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -25,7 +25,14 @@ from .acl_redact import keys_without, schema_without
 from .audit import AuditSink, prepare_sink, query_entries, record_entries, wants_transaction
 from .backends.base import Backend, Row
 from .backends.memory import MemoryBackend
-from .bulk_rows import gc_paused, plain_mappings, source_rows, validate_creates
+from .bulk_rows import (
+    ColumnRows,
+    gc_paused,
+    plain_mappings,
+    source_columns,
+    source_rows,
+    validate_creates,
+)
 from .cache import (
     Cache,
     MemoryCache,
@@ -736,26 +743,37 @@ class XRepo(Generic[M, C, U, F, K]):
 
         return visible(written, scope)
 
-    def _create_rows(self, items: builtins.list[C | Mapping[str, Any]]) -> builtins.list[Row]:
-        """``_create_row`` of every item; plain dicts are validated and dumped in one batch
-        (:mod:`~xrepo.runtime.bulk_rows`), a batch with an invalid item item by item so the
-        error is the one ``create`` raises."""
-        if len(items) < 64 or not plain_mappings(items):
+    def _create_rows(self, items: builtins.list[C | Mapping[str, Any]]) -> Sequence[Row]:
+        """``_create_row`` of every item, in one batch (:mod:`~xrepo.runtime.bulk_rows`) when
+        the items are all plain dicts (validated in one call; a batch with an invalid item
+        goes item by item so the error is the one ``create`` raises) or all create models."""
+        create = self.create_model
+        theirs = len(items) >= 64 and all(type(i) is create for i in items)
+        if len(items) < 64 or not (theirs or plain_mappings(items)):
             return [self._create_row(item) for item in items]
         plan = self.plan()
         with gc_paused(len(items)):
-            made = validate_creates(self.create_model, items)
+            made: Sequence[BaseModel] | None = (
+                cast(builtins.list[BaseModel], items) if theirs else validate_creates(create, items)
+            )
             if made is None:
                 return [self._create_row(item) for item in items]
-            rows = source_rows(self.create_model, made)
+            # The caller's own models keep their lists and dicts: the rows hold copies.
+            rows = source_columns(create, made, copy=theirs) or source_rows(
+                create, made, copy=theirs
+            )
             del made  # freed inside the pause: no collection rescans the create models
         if plan.created is not None or plan.updated is not None:
             at = now()  # one instant for the batch, as for one row
-            for row in rows:
-                for name in (plan.updated, plan.created):
-                    if name is not None:
-                        source = plan.table.source_name(name)
-                        row.setdefault(source, stamp_for(self.model, name, at))
+            for name in (plan.updated, plan.created):
+                if name is not None:
+                    source = plan.table.source_name(name)
+                    stamp = stamp_for(self.model, name, at)
+                    if isinstance(rows, ColumnRows):
+                        rows.fill(source, stamp)
+                    else:
+                        for row in rows:
+                            row.setdefault(source, stamp)
         return rows
 
     async def bulk_update(

@@ -23,12 +23,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pg import run_sql
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_serializer
 
 from xrepo.runtime import ConnectedRepo, RepoMetadata, XObjPrototype, trusted_rows
 from xrepo.runtime.backends import postgres_copy
 from xrepo.runtime.backends.postgres import PostgresBackend
-from xrepo.runtime.bulk_rows import source_rows, validate_creates
+from xrepo.runtime.bulk_rows import ColumnRows, source_columns, source_rows, validate_creates
 from xrepo.runtime.errors import CheckViolation
 from xrepo.runtime.repo_plan import source_row
 
@@ -411,17 +411,11 @@ def test_direct_copy_used_for_plain_tables_not_for_server_defaults() -> None:
         postgres_copy.direct_plan(table, ("at", "v"))  # varchar(5) may trim trailing spaces
     _, stored = postgres_copy.normalize_columns(
         plan,
-        [
-            (
-                datetime.datetime(
-                    2024, 1, 1, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5))
-                ),
-            )
-        ],
+        [[datetime.datetime(2024, 1, 1, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=5)))]],
     )
     assert stored[0] == [datetime.datetime(2024, 1, 1, tzinfo=UTC)]
     with pytest.raises(postgres_copy.NotKnowable):
-        postgres_copy.normalize_columns(plan, [(datetime.datetime(2024, 1, 1),)])  # naive
+        postgres_copy.normalize_columns(plan, [[datetime.datetime(2024, 1, 1)]])  # naive
 
 
 def test_bulk_source_rows_equal_source_row() -> None:
@@ -434,6 +428,66 @@ def test_bulk_source_rows_equal_source_row() -> None:
     assert made is not None
     assert source_rows(Made, made) == [source_row(Made.model_validate(i)) for i in items]
     assert validate_creates(Made, [*items, {"name": 5}]) is None  # caller re-validates
+
+
+class Shouted(XObjPrototype):
+    """A create model whose dump is not what it holds: rows come from pydantic's dump."""
+
+    name: str
+    tags: list[str] = Field(default_factory=list)
+
+    @field_serializer("name")
+    def _upper(self, value: str) -> str:
+        return value.upper()
+
+
+def test_bulk_source_columns_equal_source_rows() -> None:
+    items = [
+        {"name": f"n{i}", "on_": i % 2 == 0, "meta": {"k": [i]}, "tags": ["t"], "m": "ok"}
+        for i in range(70)
+    ]
+    made = validate_creates(Made, items)
+    assert made is not None
+    columns = source_columns(Made, made)
+    assert isinstance(columns, ColumnRows)
+    assert "on_" in columns.keys and "score" not in columns.keys  # aliases; unset None left out
+    expected = [source_row(Made.model_validate(i)) for i in items]
+    assert list(columns) == expected == source_rows(Made, made)
+    assert columns[3] is columns[3] and columns[1:3] == expected[1:3]  # built once, sliceable
+    stamp = datetime.datetime(2024, 1, 1, tzinfo=UTC)
+    columns.fill("at", stamp)
+    columns.fill("name", "ignored")  # present: setdefault keeps each row's own
+    assert list(columns) == [{**row, "at": stamp} for row in expected]
+    # different fields set per row: no common keys, so no columns (rows instead)
+    mixed = validate_creates(Made, [*items, {"name": "x", "score": None}])
+    assert mixed is not None and source_columns(Made, mixed) is None
+    assert source_rows(Made, mixed) == [*expected, {"name": "x", "score": None, "tags": []}]
+    # a serializer changes the dump: no columns, and rows are pydantic's dump
+    shouted = validate_creates(Shouted, [{"name": "a"}] * 70)
+    assert shouted is not None and source_columns(Shouted, shouted) is None
+    assert source_rows(Shouted, shouted) == [{"name": "A", "tags": []}] * 70
+
+
+async def test_bulk_create_from_create_models_keeps_callers_values(pg_dsn: str) -> None:
+    _schema(pg_dsn)
+    backend = PostgresBackend(pg_dsn, min_size=1, max_size=1)
+    try:
+        await backend.execute("TRUNCATE made RESTART IDENTITY")
+        repo = Mades(backend)
+        rows = [{"name": f"n{i}", "tags": ["a"], "meta": {"i": i}, "on_": True} for i in range(80)]
+        given = [Made.model_validate(r) for r in rows]
+        made = await repo.bulk_create(given)
+        for model in given:  # the caller's models stay theirs: nothing shared
+            model.tags.append("mutated")
+            assert model.meta is not None
+            model.meta["i"] = -1
+        assert all(m.tags == ["a"] and m.meta == {"i": m.id - 1} for m in made if m.id)
+        stored = await repo.list(sort=[("id", 1)])
+        _same_models(made, stored)
+        await backend.execute("TRUNCATE made RESTART IDENTITY")
+        _same_models(await repo.bulk_create(rows), stored)  # same as from plain dicts
+    finally:
+        await backend.close()
 
 
 def test_copy_normalizers_column_wise() -> None:

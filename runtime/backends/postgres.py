@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..bulk_rows import gc_paused
+from ..bulk_rows import ColumnRows, gc_paused
 from ..errors import (
     BackendError,
     CheckViolation,
@@ -433,6 +433,10 @@ class PostgresBackend(BackendBase):
         q = self.dialect.quote
         table = self._table(coll)
         info = await self.table_info(coll)
+        if isinstance(rows, ColumnRows):
+            made = await self._copy_direct(conn, coll, tuple(rows.keys), rows.columns)
+            if made is not None:
+                return made
         out: list[Row] = []
         start = 0
         while start < len(rows):
@@ -441,7 +445,9 @@ class PostgresBackend(BackendBase):
             while end < len(rows) and tuple(rows[end]) == keys:
                 end += 1
             if keys:
-                made = await self._copy_direct(conn, coll, keys, rows[start:end])
+                run = rows[start:end]
+                columns = [list(map(operator.itemgetter(k), run)) for k in keys]
+                made = await self._copy_direct(conn, coll, keys, columns)
                 if made is not None:
                     out.extend(made)
                     start = end
@@ -474,39 +480,36 @@ class PostgresBackend(BackendBase):
         return out
 
     async def _copy_direct(
-        self, conn: Any, coll: Collection, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+        self, conn: Any, coll: Collection, keys: tuple[str, ...], columns: Sequence[list[Any]]
     ) -> list[Row] | None:
-        """COPY ``rows`` (all with ``keys``) straight into the table and return the rows it
-        now holds, built client-side — or None (nothing done) when they are not knowable
-        (:mod:`.postgres_copy`)."""
+        """COPY the rows whose ``keys`` hold ``columns`` straight into the table and return
+        the rows it now holds, built client-side — or None (nothing done) when they are not
+        knowable (:mod:`.postgres_copy`)."""
         key = (coll.namespace, coll.name)
         table = self._copy_tables.get(key)
         if table is None:
             found = await conn.fetch(CATALOG_SQL, self._table(coll))
             table = self._copy_tables[key] = copy_table(found)
+        n = len(columns[0])
         try:
             plan = direct_plan(table, keys)
-            pick = operator.itemgetter(*keys)
-            given = [pick(r) for r in rows] if len(keys) > 1 else [(pick(r),) for r in rows]
-            sent, stored = normalize_columns(plan, given)
-            del given
+            sent, stored = normalize_columns(plan, columns)
         except NotKnowable:
             return None
         if plan.sequence is not None:
             ids = await conn.fetchval(
-                "SELECT array_agg(nextval($1::regclass) ORDER BY g) FROM generate_series(1, $2) g",
+                "SELECT array_agg(nextval($1::regclass)) FROM generate_series(1, $2) g",
                 plan.sequence,
-                len(rows),
+                n,
             )
             sent.append(ids)
             stored.append(ids)
-        records = list(zip(*sent))  # noqa: B905 - equal lengths by construction
-        del sent
+        # Tuples made as COPY encodes them, none kept: no list of 100,000 to build and free.
+        records = zip(*sent, strict=True)
         await conn.copy_records_to_table(
             coll.name, records=records, columns=list(plan.columns), schema_name=coll.namespace
         )
-        del records
-        return stored_rows(plan, stored, len(rows))
+        return stored_rows(plan, stored, n)
 
     async def _write(self, sql: str, params: Sequence[Any], name: str) -> int:
         async with self.connection() as conn:

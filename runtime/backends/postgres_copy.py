@@ -353,13 +353,14 @@ def direct_plan(table: CopyTable, keys: tuple[str, ...]) -> DirectPlan:
 
 
 def normalize_columns(
-    plan: DirectPlan, records: Sequence[tuple[Any, ...]]
+    plan: DirectPlan, columns: Sequence[Sequence[Any]]
 ) -> tuple[list[Sequence[Any]], list[Sequence[Any]]]:
-    """The run's values column by column: as sent to COPY, and as the table returns them."""
-    keyed = plan.normalizers[: len(records[0])]
+    """The run's values (``columns`` in key order): as sent to COPY, and as the table
+    returns them."""
+    keyed = plan.normalizers[: len(columns)]
     sent: list[Sequence[Any]] = []
     stored: list[Sequence[Any]] = []
-    for f, values in zip(keyed, zip(*records), strict=True):  # noqa: B905
+    for f, values in zip(keyed, columns, strict=True):
         out, back = f(values)
         sent.append(out)
         stored.append(back)
