@@ -751,3 +751,79 @@ async def test_list_composite_money_inet_rows_equal_validation(pg_dsn: str) -> N
         assert gc.isenabled()
     finally:
         await backend.close()
+
+
+class Wallet(XObjPrototype):
+    id: int | None = None
+    cash: decimal.Decimal | None = None
+    ips: list[str | None] | None = None
+    nets: list[str] | None = None
+    funds: list[decimal.Decimal | None] | None = None
+    grid: list[list[str]] | None = None
+
+
+class Wallets(ConnectedRepo[Wallet, Wallet, Wallet, dict[str, Any], str]):
+    model = create_model = update_model = Wallet
+    metadata = RepoMetadata(name="wallets", collection="wallets", primary_key=("id",))
+
+
+class Spend(XObjPrototype):
+    id: int | None = None
+    wallet_id: int | None = None
+
+
+class Spends(ConnectedRepo[Spend, Spend, Spend, dict[str, Any], str]):
+    model = create_model = update_model = Spend
+    metadata = RepoMetadata(name="spends", collection="spends", primary_key=("id",))
+
+
+async def test_inet_cidr_money_arrays_read_as_models_hold_them(pg_dsn: str) -> None:
+    """asyncpg decodes inet[] into ipaddress objects and money[] into locale text; the
+    models hold what inet prints (no /32 on hosts) and exact decimals — in reads, writes
+    (one row, the COPY path) and documents joined by an in-memory ``$lookup``."""
+    run_sql(
+        pg_dsn,
+        "CREATE TABLE wallets (id serial PRIMARY KEY, cash money, ips inet[], nets cidr[],"
+        " funds money[], grid inet[][]);"
+        " CREATE TABLE spends (id serial PRIMARY KEY, wallet_id int);"
+        " INSERT INTO wallets (cash, ips, nets, funds, grid) VALUES"
+        " (-1234.56, '{10.0.0.1,NULL,\"::1\",192.168.0.1/24}', '{10.0.0.0/8}',"
+        "  '{-1234.56,NULL,92233720368547758.07}', '{{1.2.3.4,5.6.7.8},{::1,::2/64}}'),"
+        " (NULL, NULL, '{}', '{}', NULL);"
+        " INSERT INTO spends (wallet_id) VALUES (1), (2), (1), (NULL);",
+    )
+    D = decimal.Decimal
+    first = Wallet(
+        id=1,
+        cash=D("-1234.56"),
+        ips=["10.0.0.1", None, "::1", "192.168.0.1/24"],
+        nets=["10.0.0.0/8"],
+        funds=[D("-1234.56"), None, D("92233720368547758.07")],
+        grid=[["1.2.3.4", "5.6.7.8"], ["::1", "::2/64"]],
+    )
+    second = Wallet(id=2, nets=[], funds=[])
+    backend = PostgresBackend(pg_dsn, min_size=1, max_size=1)
+    try:
+        wallets = Wallets(backend)
+        assert await wallets.list(sort=[("id", 1)]) == [first, second]
+        one = {"ips": ["10.1.1.1", None, "10.0.0.2/16"], "funds": [D("1.05"), None]}
+        made = await wallets.create(one)
+        assert await wallets.read(made.id) == made == Wallet(id=3, **one)
+        many = [{"ips": [f"10.0.0.{i}", "::1"], "funds": [D(i) / 4]} for i in range(70)]
+        bulk = await wallets.bulk_create(many)
+        assert [w.model_dump(exclude={"id"}) for w in bulk] == [
+            Wallet(**m).model_dump(exclude={"id"}) for m in many
+        ]
+        assert await wallets.list({"id": {"$gt": 3}}, sort=[("id", 1)]) == bulk
+        spends = Spends(backend)
+        lookup = {"from": "wallets", "localField": "wallet_id", "foreignField": "id", "as": "w"}
+        joined = await spends.aggregate([{"$lookup": lookup}, {"$sort": {"id": 1}}])
+        dumped = {w.id: w.model_dump() for w in (first, second)}
+        assert [[dumped[w["id"]] == w for w in d["w"]] for d in joined] == [
+            [True],
+            [True],
+            [True],
+            [],
+        ]
+    finally:
+        await backend.close()

@@ -91,7 +91,8 @@ class TableInfo:
     types: ColumnTypes = field(default_factory=dict)
     #: Composite columns (or arrays of them): asyncpg returns Records, the models want dicts.
     composites: tuple[str, ...] = ()
-    #: money columns: no binary codec in asyncpg, so COPY stages them as numeric.
+    #: money and money[] columns: no binary codec in asyncpg, so COPY stages them as
+    #: numeric (numeric[]).
     money: frozenset[str] = frozenset()
 
 
@@ -317,7 +318,8 @@ class PostgresBackend(BackendBase):
             "SELECT a.attname, t.typcategory = 'A' AS is_array, t.typname = 'json' AS is_json,"
             " t.typname IN ('json', 'jsonb') AS any_json, t.typname, t.typtype::text AS typtype,"
             " t.typnamespace = 'pg_catalog'::regnamespace AS in_catalog, a.attnotnull,"
-            " (t.typtype = 'c' OR (t.typcategory = 'A' AND e.typtype = 'c')) AS composite"
+            " (t.typtype = 'c' OR (t.typcategory = 'A' AND e.typtype = 'c')) AS composite,"
+            " CASE WHEN e.typnamespace = 'pg_catalog'::regnamespace THEN e.typname END AS elem"
             " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
             " LEFT JOIN pg_type e ON e.oid = t.typelem"
             " WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped"
@@ -348,7 +350,11 @@ class PostgresBackend(BackendBase):
                 for r in rows
             },
             tuple(r["attname"] for r in rows if r["composite"]),
-            frozenset(r["attname"] for r in rows if r["in_catalog"] and r["typname"] == "money"),
+            frozenset(
+                r["attname"]
+                for r in rows
+                if (r["in_catalog"] and r["typname"] == "money") or r["elem"] == "money"
+            ),
         )
         self._tables[key] = info
         return info
@@ -455,8 +461,9 @@ class PostgresBackend(BackendBase):
             tmp = f"_xrepo_copy_{uuid.uuid4().hex[:12]}"
             cols = ", ".join(q(k) for k in keys)
             if keys:
+                numeric = {k: "numeric[]" if k in info.arrays else "numeric" for k in info.money}
                 staged = ", ".join(
-                    f"{q(k)}::numeric AS {q(k)}" if k in info.money else q(k) for k in keys
+                    f"{q(k)}::{numeric[k]} AS {q(k)}" if k in numeric else q(k) for k in keys
                 )
                 await conn.execute(
                     f"CREATE TEMP TABLE {q(tmp)} ON COMMIT DROP AS"
@@ -560,25 +567,30 @@ class PostgresBackend(BackendBase):
             if not rest:  # values the column's type cannot equal match nothing (not a bind error)
                 keys = [v for v in keys if _comparable(v, info.types.get(head, (None, True))[0])]
             found: list[Row] = []
+            # Rows read as every read reads them (money as numeric, inet as printed, JSON
+            # parsed), so joined documents hold what the foreign repo's models hold.
+            head_sql = f"SELECT {info.select_list} FROM {table} WHERE"
             if rest:
-                sql = f"SELECT * FROM {table} WHERE ({column} #> $2::text[]) = ANY($1::jsonb[])"
+                sql = f"{head_sql} ({column} #> $2::text[]) = ANY($1::jsonb[])"
                 extra: list[Any] = [list(rest.split("."))]
                 nested = fd.json_extract(column, "$1::text[]")
-                null_sql = f"SELECT * FROM {table} WHERE {nested} IS NULL"
+                null_sql = f"{head_sql} {nested} IS NULL"
             elif head in info.arrays:
-                sql = f"SELECT * FROM {table} WHERE {column} && $1"
+                sql = f"{head_sql} {column} && $1"
                 extra = []
-                null_sql = f"SELECT * FROM {table} WHERE {column} IS NULL"
+                null_sql = f"{head_sql} {column} IS NULL"
             else:
-                sql = f"SELECT * FROM {table} WHERE {column} = ANY($1)"
+                sql = f"{head_sql} {column} = ANY($1)"
                 extra = []
-                null_sql = f"SELECT * FROM {table} WHERE {column} IS NULL"
+                null_sql = f"{head_sql} {column} IS NULL"
             for i in range(0, len(keys), LOOKUP_CHUNK):
                 chunk = keys[i : i + LOOKUP_CHUNK]
-                found.extend(dict(r) for r in await self.fetch(sql, chunk, *extra))
+                records = await self.fetch(sql, chunk, *extra)
+                found.extend(_rows_of(records, info) if records else [])
             if any(v is None for v in values):
                 null_params = [list(rest.split("."))] if rest else []
-                found.extend(dict(r) for r in await self.fetch(null_sql, *null_params))
+                records = await self.fetch(null_sql, *null_params)
+                found.extend(_rows_of(records, info) if records else [])
             return found, _same
 
         return await pipeline.resume(docs, push.pushed, fetch)
@@ -606,6 +618,12 @@ def _read_expr(column: str, r: Any) -> str:
     matches the model, else a cast to what the model holds."""
     if r["any_json"]:
         return f"{column}::text AS {column}"  # parsed once per result (_parse_json_texts)
+    if r["is_array"] and r["elem"] in ("inet", "cidr"):
+        # Each element through inet's output function as the scalar column (no /32 on
+        # hosts), dimensions and NULLs kept: the array's text, read back as text[].
+        return f"{column}::text::text[] AS {column}"
+    if r["is_array"] and r["elem"] == "money":
+        return f"{column}::numeric[] AS {column}"
     if r["in_catalog"] and not r["is_array"]:
         if r["typname"] == "inet":
             # abbrev(inet) is inet's own output ('::1', '10.0.0.1/24'); ::text always adds
