@@ -729,3 +729,37 @@ def test_import_snapshot_sql_accepts_only_server_ids(bad: str) -> None:
     )
     with pytest.raises(ValueError, match="snapshot id"):
         import_snapshot_sql(bad)
+
+
+def test_arrays_with_null_elements_admit_none(pg_dsn: str) -> None:
+    """The catalog cannot say whether an array holds NULL elements; sampling can, and the
+    item type then admits None (``list[int | None]``) so such rows validate on read."""
+    from xrepo.codegen.render import render_all
+
+    run_sql(
+        pg_dsn,
+        "CREATE TABLE arr (id int PRIMARY KEY, a int4[], b int4[], m text[][], s text[]);"
+        " INSERT INTO arr VALUES (1, '{1,2}', '{1}', '{{x,y},{z,w}}', '{\"NULL\"}'),"
+        " (2, '{3,NULL}', NULL, '{{x,NULL},{y,z}}', '{}'), (3, NULL, '{}', NULL, NULL);",
+    )
+    snap = inspect_postgres(pg_dsn, name="arr")
+    fields = {f.name: f.type for f in snap.collection("arr").fields}
+    null = TypeSpec(kind=LogicalType.NULL)
+    a_items = fields["a"].items
+    assert a_items is not None and a_items.kind == LogicalType.UNION
+    assert a_items.variants is not None and a_items.variants[-1] == null
+    m_items = fields["m"].items
+    assert fields["m"].dimensions == 2 and m_items is not None
+    assert m_items.variants is not None and m_items.variants[-1] == null
+    for plain in ("b", "s"):  # no NULL element; a string "NULL" is not one
+        items = fields[plain].items
+        assert items is not None and items.kind != LogicalType.UNION
+    models = render_all([(snap, "snapshots/arr.json", "arr")])["arr/models.py"]
+    assert "a: list[int | None] | None" in models
+    assert "m: list[list[str | None]] | None" in models
+    assert "b: list[int] | None" in models
+    unsampled = inspect_postgres(pg_dsn, name="arr", sample_rows=0)
+    assert all(
+        f.type.items is None or f.type.items.kind != LogicalType.UNION
+        for f in unsampled.collection("arr").fields
+    )

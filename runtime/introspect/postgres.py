@@ -36,6 +36,7 @@ from ..schema import (
     FieldStats,
     LogicalType,
     Snapshot,
+    TypeSpec,
 )
 from .base import InspectError, Progress, run_sync
 from .infer import FieldAccumulator
@@ -424,6 +425,16 @@ async def _inspect(
         return build_snapshot(name, collections, warnings)
 
 
+def _null_items(array: TypeSpec) -> TypeSpec:
+    """``array`` whose items may be NULL (a union with null, as inferred JSON arrays say)."""
+    items = array.items
+    assert items is not None
+    if items.kind == LogicalType.UNION:
+        return array
+    nullable = TypeSpec(kind=LogicalType.UNION, variants=(items, TypeSpec(kind=LogicalType.NULL)))
+    return array.model_copy(update={"items": nullable})
+
+
 def _build(catalog: Catalog, warnings: list[str]) -> list[CollectionSpec]:
     mapper = TypeMapper(catalog.types)
     return [build_collection(r, catalog, mapper, warnings) for r in catalog.relations]
@@ -454,12 +465,20 @@ def _in_transaction(conn: Any) -> bool:
 async def _sample(
     conn: CatalogConnection, spec: CollectionSpec, limit: int, warnings: list[str]
 ) -> CollectionSpec:
-    """Semantic types and statistics of the text columns, from up to ``limit`` rows."""
+    """Semantic types and statistics of the text columns, and whether arrays hold NULL
+    elements (the catalog cannot say: the item type then admits None), from up to
+    ``limit`` rows."""
     text_fields = [f for f in spec.fields if f.type.kind == LogicalType.STR]
-    if not text_fields:
+    arrays = [f for f in spec.fields if f.type.kind == LogicalType.ARRAY and f.type.items]
+    if not text_fields and not arrays:
         return spec
     schema = spec.namespace or "public"
-    query = sample_sql(schema, spec.name, [(f.name, f.source_type) for f in text_fields])
+    query = sample_sql(
+        schema,
+        spec.name,
+        [(f.name, f.source_type) for f in text_fields],
+        [f.name for f in arrays],
+    )
     try:
         rows = await conn.fetch(query, limit)
     except _driver().PostgresError as exc:
@@ -470,6 +489,10 @@ async def _sample(
     for row in rows:
         for index, acc in enumerate(accumulators):
             acc.add(row[index])
+    first_array = len(text_fields)
+    null_items = {
+        f.name for i, f in enumerate(arrays, start=first_array) if any(row[i] for row in rows)
+    }
     stats: dict[str, FieldStats] = {}
     semantics: dict[str, Any] = {}
     for f, acc in zip(text_fields, accumulators, strict=True):
@@ -482,6 +505,8 @@ async def _sample(
     fields = tuple(
         f.model_copy(update={"type": f.type.model_copy(update={"semantic": semantics[f.name]})})
         if f.name in semantics
+        else f.model_copy(update={"type": _null_items(f.type)})
+        if f.name in null_items
         else f
         for f in spec.fields
     )

@@ -240,12 +240,22 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def sample_sql(schema: str, table: str, columns: Sequence[tuple[str, str | None]]) -> str:
+def sample_sql(
+    schema: str,
+    table: str,
+    columns: Sequence[tuple[str, str | None]],
+    arrays: Sequence[str] = (),
+) -> str:
     """Up to $1 rows of the given ``(column, source_type)`` pairs, each as its text output (so
-    extension types decode without a codec). ``inet`` goes through its output function: its
-    ``::text`` cast would append ``/32`` to every bare address."""
-    cols = ", ".join(
+    extension types decode without a codec), then for each of ``arrays`` whether the row's
+    array holds a NULL element. ``inet`` goes through its output function: its ``::text``
+    cast would append ``/32`` to every bare address. ``unnest`` flattens any number of
+    dimensions."""
+    cols = [
         f"inet_out({quote_ident(c)})::text" if source == "inet" else f"{quote_ident(c)}::text"
         for c, source in columns
-    )
-    return f"SELECT {cols} FROM {quote_ident(schema)}.{quote_ident(table)} LIMIT $1"
+    ]
+    cols += [
+        f"EXISTS (SELECT 1 FROM unnest({quote_ident(c)}) AS e WHERE e IS NULL)" for c in arrays
+    ]
+    return f"SELECT {', '.join(cols)} FROM {quote_ident(schema)}.{quote_ident(table)} LIMIT $1"
