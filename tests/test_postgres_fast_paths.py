@@ -827,3 +827,30 @@ async def test_inet_cidr_money_arrays_read_as_models_hold_them(pg_dsn: str) -> N
         ]
     finally:
         await backend.close()
+
+
+ODD_JSON = [
+    '{"a": 1, "a": 2, "b": -0, "c": -0.0, "d": 1e308, "e": 12345678901234567890123}',
+    '"\\ud800x"',  # a lone surrogate: json columns hold it, pydantic-core refuses it
+    "1e400",
+    '[1.5e-320, "é🎉", {"": null}, "\\u0000"]',
+    None,
+    "123.456e-7",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.none() | json_values, max_size=8),
+    ascii_only=st.booleans(),
+    odd=st.lists(st.sampled_from(ODD_JSON), max_size=3),
+)
+def test_json_texts_parse_as_json_loads(
+    values: list[Any], ascii_only: bool, odd: list[str | None]
+) -> None:
+    from xrepo.runtime.backends.postgres import _parse_json_texts
+
+    texts = [None if v is None else json.dumps(v, ensure_ascii=ascii_only) for v in values]
+    texts += odd
+    want = [None if t is None else json.loads(t) for t in texts]
+    assert repr(_parse_json_texts(texts)) == repr(want)  # repr: -0.0 and key order too
