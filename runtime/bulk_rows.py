@@ -9,15 +9,12 @@ very error a single ``create`` would.
 
 from __future__ import annotations
 
-import datetime
-import decimal
 import enum
 import functools
 import gc
 import operator
 import types
 import typing
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .backends.readonly import IMMUTABLE_TYPES
 from .query.fields import _PLAIN, plain
 
 
@@ -122,12 +120,6 @@ def _layout(model: type[BaseModel]) -> _Layout:
     return _Layout(keys, walk, as_held, nested, mutable)
 
 
-_IMMUTABLE: frozenset[Any] = frozenset(
-    {str, int, float, bool, bytes, decimal.Decimal, uuid.UUID, type(None)}
-    | {datetime.date, datetime.datetime, datetime.time, datetime.timedelta}
-)
-
-
 def _immutable(annotation: Any) -> bool:
     """Whether every value of ``annotation`` is immutable (shared safely between rows and
     the caller's models)."""
@@ -140,7 +132,7 @@ def _immutable(annotation: Any) -> bool:
         return _immutable(typing.get_args(annotation)[0])
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return True
-    return annotation is None or annotation in _IMMUTABLE
+    return annotation is None or annotation in IMMUTABLE_TYPES
 
 
 def _serializes(schema: Any) -> bool:

@@ -77,7 +77,8 @@ class ReadOnlyList(list[Any]):
 
 
 #: Immutable leaf types stored as they are.
-_IMMUTABLE: frozenset[type] = frozenset(
+#: Types whose values cannot change: shared freely between rows, models and callers.
+IMMUTABLE_TYPES: frozenset[type] = frozenset(
     {
         str,
         int,
@@ -106,7 +107,7 @@ def freeze(value: Any) -> Any:
     back to copying on the way out.
     """
     tp = type(value)
-    if tp in _IMMUTABLE:
+    if tp in IMMUTABLE_TYPES:
         return value
     if tp is ReadOnlyDict or tp is ReadOnlyList:
         return value  # already frozen all the way down
@@ -133,7 +134,15 @@ def thaw(value: Any) -> Any:
         return [thaw(v) for v in value]
     if type(value) is tuple:
         return tuple(thaw(v) for v in value)
-    return value if type(value) in _IMMUTABLE else copy.deepcopy(value)
+    return value if type(value) in IMMUTABLE_TYPES else copy.deepcopy(value)
 
 
-__all__ = ["ReadOnlyDict", "ReadOnlyList", "Unfreezable", "freeze", "freeze_row", "thaw"]
+__all__ = [
+    "IMMUTABLE_TYPES",
+    "ReadOnlyDict",
+    "ReadOnlyList",
+    "Unfreezable",
+    "freeze",
+    "freeze_row",
+    "thaw",
+]
