@@ -149,24 +149,28 @@ def _serializes(schema: Any) -> bool:
     return False
 
 
+def _held_columns(layout: _Layout, made: Sequence[BaseModel], copy: bool) -> dict[str, list[Any]]:
+    """Every field's values as ``model_dump(by_alias=True)`` gives them, column by column
+    (dumped key → values; ``layout.as_held``): one C-level pass over the instances'
+    ``__dict__`` per column instead of pydantic's serializer walking every model; nested
+    models — and with ``copy`` (the instances are the caller's) every list, dict or model —
+    dumped one column per pydantic call."""
+    held = [m.__dict__ for m in made]
+    columns = {key: list(map(operator.itemgetter(name), held)) for name, key in layout.keys.items()}
+    for key, adapter in layout.mutable if copy else layout.nested:
+        columns[key] = adapter.dump_python(columns[key], by_alias=True)
+    return columns
+
+
 def _dumped(model: type[BaseModel], made: Sequence[BaseModel], copy: bool) -> list[dict[str, Any]]:
-    """``model_dump(by_alias=True)`` of every instance.  Where the instances hold their
-    dump but for nested models, and the rows may share their lists and dicts (``copy``
-    false), a C-level copy of each ``__dict__`` plus one pydantic call per nested-model
-    column, instead of pydantic's serializer walking every model."""
+    """``model_dump(by_alias=True)`` of every instance (with ``copy``, sharing no list or
+    dict with them)."""
     layout = _layout(model)
-    if copy or not layout.as_held:
+    if not layout.as_held or not layout.keys:
         dumped: list[dict[str, Any]] = _adapter(model).dump_python(list(made), by_alias=True)
         return dumped
-    renamed = {n: k for n, k in layout.keys.items() if n != k}
-    rows = [dict(m.__dict__) for m in made]
-    if renamed:
-        rows = [{renamed.get(n, n): v for n, v in row.items()} for row in rows]
-    for key, adapter in layout.nested:
-        column = adapter.dump_python([row[key] for row in rows], by_alias=True)
-        for row, value in zip(rows, column, strict=True):
-            row[key] = value
-    return rows
+    columns = _held_columns(layout, made, copy)
+    return ColumnRows(list(columns), list(columns.values())).rows()
 
 
 def source_rows(
@@ -240,29 +244,21 @@ def source_columns(
 ) -> ColumnRows | None:
     """:func:`source_rows` column by column — or None when the rows would not all have the
     same keys (instances with different fields set), the model dumps otherwise than it
-    holds its fields, or no column is written.  Each column is one C-level pass over the
-    instances' ``__dict__``; nested models — and with ``copy`` (the instances are the
-    caller's) every list, dict or model — are dumped one column per pydantic call."""
+    holds its fields, or no column is written."""
     layout = _layout(model)
     if not made or not layout.as_held:
         return None
     given = made[0].__pydantic_fields_set__
     if any(m.__pydantic_fields_set__ != given for m in made):
         return None
-    held = [m.__dict__ for m in made]
-    columns: dict[str, list[Any]] = {}
+    columns = _held_columns(layout, made, copy)
     for name, key in layout.keys.items():
-        column = list(map(operator.itemgetter(name), held))
         if name not in given:  # left unset: omitted where None, so defaults apply
-            nulls = column.count(None)
-            if nulls == len(column):
-                continue
-            if nulls:
+            nulls = columns[key].count(None)
+            if nulls == len(made):
+                del columns[key]
+            elif nulls:
                 return None
-        columns[key] = column
-    for key, adapter in layout.mutable if copy else layout.nested:
-        if key in columns:
-            columns[key] = adapter.dump_python(columns[key], by_alias=True)
     for key in layout.walk:
         if key in columns:
             columns[key] = [v if v is None or type(v) in _PLAIN else plain(v) for v in columns[key]]
