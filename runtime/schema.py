@@ -85,6 +85,13 @@ class TypeSpec(_Frozen):
     #: union: the member types (frequencies live in the stats block's type histogram).
     variants: tuple[TypeSpec, ...] | None = None
 
+    def or_null(self) -> TypeSpec:
+        """This type admitting null: a union of its variants (or of itself) and ``null``."""
+        variants = self.variants if self.kind == LogicalType.UNION and self.variants else (self,)
+        return TypeSpec(
+            kind=LogicalType.UNION, variants=(*variants, TypeSpec(kind=LogicalType.NULL))
+        )
+
 
 class FieldSpec(_Frozen):
     #: The name as the source spells it; generated code aliases back to it.

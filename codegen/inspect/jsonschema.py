@@ -342,11 +342,7 @@ class _Reader:
 def _as_spec(typed: _Typed) -> TypeSpec:
     """An item or map value that may be null: fold null into a union with ``null``."""
     if typed.nullable and typed.spec.kind != LogicalType.NULL:
-        variants = typed.spec.variants if typed.spec.kind == LogicalType.UNION else (typed.spec,)
-        return TypeSpec(
-            kind=LogicalType.UNION,
-            variants=(*(variants or ()), TypeSpec(kind=LogicalType.NULL)),
-        )
+        return typed.spec.or_null()
     return typed.spec
 
 

@@ -296,10 +296,7 @@ class FieldAccumulator:
                 return TypeSpec(kind=LogicalType.ARRAY, items=TypeSpec(kind=LogicalType.UNKNOWN))
             item_type = items.to_type()
             if items.nulls and items.non_null:
-                variants = item_type.variants or (item_type,)
-                item_type = TypeSpec(
-                    kind=LogicalType.UNION, variants=(*variants, TypeSpec(kind=LogicalType.NULL))
-                )
+                item_type = item_type.or_null()
             elif items.nulls:
                 item_type = TypeSpec(kind=LogicalType.NULL)
             return TypeSpec(kind=LogicalType.ARRAY, items=item_type)

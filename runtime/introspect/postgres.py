@@ -36,7 +36,6 @@ from ..schema import (
     FieldStats,
     LogicalType,
     Snapshot,
-    TypeSpec,
 )
 from .base import InspectError, Progress, run_sync
 from .infer import FieldAccumulator
@@ -425,16 +424,6 @@ async def _inspect(
         return build_snapshot(name, collections, warnings)
 
 
-def _null_items(array: TypeSpec) -> TypeSpec:
-    """``array`` whose items may be NULL (a union with null, as inferred JSON arrays say)."""
-    items = array.items
-    assert items is not None
-    if items.kind == LogicalType.UNION:
-        return array
-    nullable = TypeSpec(kind=LogicalType.UNION, variants=(items, TypeSpec(kind=LogicalType.NULL)))
-    return array.model_copy(update={"items": nullable})
-
-
 def _build(catalog: Catalog, warnings: list[str]) -> list[CollectionSpec]:
     mapper = TypeMapper(catalog.types)
     return [build_collection(r, catalog, mapper, warnings) for r in catalog.relations]
@@ -489,9 +478,10 @@ async def _sample(
     for row in rows:
         for index, acc in enumerate(accumulators):
             acc.add(row[index])
-    first_array = len(text_fields)
-    null_items = {
-        f.name for i, f in enumerate(arrays, start=first_array) if any(row[i] for row in rows)
+    widened = {  # arrays seen holding a NULL element: their items admit null
+        f.name: f.type.model_copy(update={"items": items.or_null()})
+        for i, f in enumerate(arrays, start=len(text_fields))
+        if (items := f.type.items) is not None and any(row[i] for row in rows)
     }
     stats: dict[str, FieldStats] = {}
     semantics: dict[str, Any] = {}
@@ -505,8 +495,8 @@ async def _sample(
     fields = tuple(
         f.model_copy(update={"type": f.type.model_copy(update={"semantic": semantics[f.name]})})
         if f.name in semantics
-        else f.model_copy(update={"type": _null_items(f.type)})
-        if f.name in null_items
+        else f.model_copy(update={"type": widened[f.name]})
+        if f.name in widened
         else f
         for f in spec.fields
     )
