@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import importlib
-import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import pytest
 from bson import ObjectId
 from click.testing import CliRunner
 from pymongo import AsyncMongoClient
+from typecheck import assert_mypy_strict
 
 from xrepo.codegen.cli import main as xrepo_cli
 from xrepo.runtime.backends.mongo import MongoBackend
@@ -163,25 +163,7 @@ def test_generated_package_shape_and_mypy_strict(gen: Generated) -> None:
     assert mod.Product.model_fields["type_"].alias == "type"
     # The 4 int addresses among 2548 restaurants are reported, not widened into the type.
     assert "restaurant.address" in gen.inspect_output
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(gen.root / ".mypy_cache"),
-            "--no-error-summary",
-            PACKAGE,
-        ],
-        cwd=gen.root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_mypy_strict(PACKAGE, gen.root)
 
 
 # -- books ----------------------------------------------------------------------------------

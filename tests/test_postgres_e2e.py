@@ -29,6 +29,7 @@ import asyncpg
 import pytest
 from click.testing import CliRunner
 from pg import fresh_database, run_sql
+from typecheck import assert_mypy_strict
 
 from xrepo.codegen.cli import main as xrepo_cli
 from xrepo.runtime.backends.postgres import COPY_THRESHOLD, PostgresBackend
@@ -85,29 +86,6 @@ def _forget(gen: Generated) -> None:
         del sys.modules[name]
 
 
-def _mypy_strict(gen: Generated) -> None:
-    """``mypy --strict`` with the project's config (pydantic plugin) on the generated package."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(gen.root / ".mypy_cache"),
-            "--no-error-summary",
-            gen.package,
-        ],
-        cwd=gen.root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 # -- Chinook --------------------------------------------------------------------------------
 
 
@@ -153,7 +131,7 @@ def test_chinook_generated_package_shape_and_mypy_strict(chinook_gen: Generated)
     assert mod.Track.model_fields["unit_price"].annotation is decimal.Decimal
     # ``bytes`` is a builtin: the field is renamed and aliased back to the column.
     assert mod.Track.model_fields["bytes_"].alias == "bytes"
-    _mypy_strict(chinook_gen)
+    assert_mypy_strict(chinook_gen.package, chinook_gen.root)
 
 
 async def test_chinook_filters_equal_sql(
@@ -532,7 +510,7 @@ def test_zoo_generated_models_mypy_strict_and_types(zoo: Zoo) -> None:
     assert fields["id"].annotation is int and fields["ident"].annotation is int
     assert fields["c_numeric_ps"].annotation == decimal.Decimal | None
     assert create["c_varchar"].metadata and create["c_char"].metadata  # max_length carried
-    _mypy_strict(zoo.gen)
+    assert_mypy_strict(zoo.gen.package, zoo.gen.root)
 
 
 async def test_zoo_stress_values_round_trip(zoo: Zoo, zoo_repo: Any) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+
+from typecheck import mypy_strict
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,26 +87,13 @@ def test_mypy_accepts_good_code_and_rejects_each_misuse(tmp_path: Path) -> None:
     text, expected_lines = _bad_program()
     bad.write_text(text)
     env = {**os.environ, "MYPYPATH": str(ROOT)}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(tmp_path / "mypy_cache"),
-            "--no-error-summary",
-            "--show-error-codes",
-            str(good),
-            str(bad),
-        ],
+    proc = mypy_strict(
+        str(good),
+        str(bad),
         cwd=ROOT,
+        cache_dir=tmp_path / "mypy_cache",
+        extra=("--show-error-codes",),
         env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1, output  # errors found, mypy itself did not crash

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime
 import importlib
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from typecheck import assert_mypy_strict
 
 from xrepo.codegen.cli import main as xrepo_cli
 from xrepo.codegen.config import ConfigError, ViewConfig, XrepoConfig
@@ -510,25 +510,7 @@ def generated_view(world: World, tmp_path: Path) -> Iterator[tuple[Path, Any, Vi
     (spec,) = snap.collections
     assert spec.kind == "view"
     assert spec.field("invoices_customer_id").type.kind.value == "int"  # the declared cast
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mypy",
-            "--strict",
-            "--config-file",
-            str(ROOT / "pyproject.toml"),
-            "--cache-dir",
-            str(root / ".mypy_cache"),
-            "--no-error-summary",
-            package,
-        ],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert_mypy_strict(package, root)
     sys.path.insert(0, str(root))
     importlib.invalidate_caches()
     try:
