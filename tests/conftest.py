@@ -75,27 +75,21 @@ def mongo_url() -> Iterator[str]:
 @pytest.fixture
 def mongo_db(mongo_url: str) -> Iterator[tuple[str, str]]:
     """(url, database name) of a fresh database for one test, dropped afterwards."""
-    from mongo import database_name
-    from pymongo import MongoClient
+    from mongo import scratch_database
 
-    name = database_name()
-    yield mongo_url, name
-    with MongoClient(mongo_url) as client:
-        client.drop_database(name)
+    with scratch_database(mongo_url) as db:
+        yield db
 
 
 @pytest.fixture(scope="session")
 def mongo_datasets(mongo_url: str) -> Iterator[tuple[str, str]]:
     """(url, database) holding books, restaurant, grades and products from ../shared/datasets.
     Read-only by convention."""
-    from mongo import database_name, load_dataset
-    from pymongo import MongoClient
+    from mongo import load_dataset, scratch_database
 
-    name = database_name("xrepo_datasets")
-    load_dataset(mongo_url, name, ("books", "restaurant", "grades", "products"))
-    yield mongo_url, name
-    with MongoClient(mongo_url) as client:
-        client.drop_database(name)
+    with scratch_database(mongo_url, "xrepo_datasets") as (url, name):
+        load_dataset(url, name, ("books", "restaurant", "grades", "products"))
+        yield url, name
 
 
 @pytest.fixture

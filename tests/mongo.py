@@ -7,6 +7,7 @@ Locally an unusable server skips with the reason; with CI=true it fails.
 
 from __future__ import annotations
 
+import datetime
 import os
 import shutil
 import socket
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,6 +95,32 @@ def mongo_server() -> Iterator[str]:
 
 def database_name(prefix: str = "xrepo_t") -> str:
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@contextmanager
+def scratch_database(url: str, prefix: str = "xrepo_t") -> Iterator[tuple[str, str]]:
+    """(url, name) of a database nothing else uses, dropped when the block ends."""
+    from pymongo import MongoClient
+
+    name = database_name(prefix)
+    try:
+        yield url, name
+    finally:
+        with MongoClient(url) as client:
+            client.drop_database(name)
+
+
+def from_bson(value: Any) -> Any:
+    """A value read back from MongoDB as the other backends give it: BSON has no date type,
+    so a ``date`` comes back from a pipeline as midnight UTC."""
+    if isinstance(value, datetime.datetime):
+        assert value.time() == datetime.time(0) and value.utcoffset() == datetime.timedelta(0)
+        return value.date()
+    if isinstance(value, dict):
+        return {k: from_bson(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_bson(v) for v in value]
+    return value
 
 
 def load_dataset(client_url: str, database: str, names: tuple[str, ...]) -> None:

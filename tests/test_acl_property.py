@@ -811,13 +811,10 @@ def pg_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def mongo_recs(mongo_url: str) -> Iterator[tuple[str, str]]:
-    from mongo import database_name
-    from pymongo import MongoClient
+    from mongo import scratch_database
 
-    name = database_name("xrepo_aclprop")
-    yield mongo_url, name
-    with MongoClient(mongo_url) as client:
-        client.drop_database(name)
+    with scratch_database(mongo_url, "xrepo_aclprop") as db:
+        yield db
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mongo import from_bson
 
 from xrepo.runtime import (
     ConnectedRepo,
@@ -226,25 +227,10 @@ class MongoRecs(ConnectedRepo[Rec, Rec, Rec, dict[str, Any], str]):
 @pytest.fixture(scope="module")
 def recs_db(mongo_url: str) -> Iterator[tuple[str, str]]:
     """One MongoDB database for this module's examples (emptied by each), dropped after."""
-    from mongo import database_name
-    from pymongo import MongoClient
+    from mongo import scratch_database
 
-    name = database_name("xrepo_aggdiff")
-    yield mongo_url, name
-    with MongoClient(mongo_url) as client:
-        client.drop_database(name)
-
-
-def from_bson(value: Any) -> Any:
-    """BSON has no date: a ``date`` comes back as midnight UTC (see xrepo.runtime.query.mongo)."""
-    if isinstance(value, datetime.datetime):
-        assert value.time() == datetime.time(0) and value.utcoffset() == datetime.timedelta(0)
-        return value.date()
-    if isinstance(value, dict):
-        return {k: from_bson(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_bson(v) for v in value]
-    return value
+    with scratch_database(mongo_url, "xrepo_aggdiff") as db:
+        yield db
 
 
 MONGO_CASES = {"n": 0}

@@ -225,13 +225,10 @@ def test_memory_sqlite_and_postgres_agree(
 @pytest.fixture(scope="module")
 def rows_db(mongo_url: str) -> Iterator[tuple[str, str]]:
     """One MongoDB database for this module's examples (emptied by each), dropped after."""
-    from mongo import database_name
-    from pymongo import MongoClient
+    from mongo import scratch_database
 
-    name = database_name("xrepo_diff")
-    yield mongo_url, name
-    with MongoClient(mongo_url) as client:
-        client.drop_database(name)
+    with scratch_database(mongo_url, "xrepo_diff") as db:
+        yield db
 
 
 MONGO_CASES = {"run": 0}

@@ -23,6 +23,7 @@ import pytest
 import reference_eval as ref
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from mongo import from_bson
 from pydantic import Field
 
 from xrepo.runtime import (
@@ -260,25 +261,10 @@ Backends = list[tuple[str, Any]]
 @pytest.fixture(scope="module")
 def mongo_docs(mongo_url: str) -> Iterator[tuple[str, str]]:
     """MongoDB: one database for the module, the collection emptied before each example."""
-    from mongo import database_name
-    from pymongo import MongoClient
+    from mongo import scratch_database
 
-    name = database_name("xrepo_refdiff")
-    yield mongo_url, name
-    with MongoClient(mongo_url) as client:
-        client.drop_database(name)
-
-
-def from_bson(value: Any) -> Any:
-    """BSON has no date type: a ``date`` comes back from a pipeline as midnight UTC."""
-    if isinstance(value, datetime.datetime):
-        assert value.time() == datetime.time(0) and value.utcoffset() == datetime.timedelta(0)
-        return value.date()
-    if isinstance(value, dict):
-        return {k: from_bson(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [from_bson(v) for v in value]
-    return value
+    with scratch_database(mongo_url, "xrepo_refdiff") as db:
+        yield db
 
 
 #: The session's server is SecantusDB (no XREPO_TEST_MONGO_URL). Where a path runs through an
