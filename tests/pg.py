@@ -22,6 +22,22 @@ DATASETS = Path(os.environ.get("XREPO_DATASETS", ROOT.parent / "shared" / "datas
 CHINOOK_SQL = DATASETS / "postgres" / "chinook" / "Chinook_PostgreSql_SerialPKs.sql"
 
 
+#: The generated shop repos' ``customers`` table in PostgreSQL (examples/shop.db holds it in
+#: SQLite): tests run ``generated.shop.CustomerRepo`` against it.
+SHOP_CUSTOMERS_SQL = """
+CREATE TABLE customers (
+  id serial PRIMARY KEY,
+  email varchar(254) NOT NULL UNIQUE,
+  full_name text NOT NULL,
+  tier text NOT NULL DEFAULT 'free' CHECK (tier IN ('free', 'pro', 'enterprise')),
+  website text,
+  created_at timestamp,
+  updated_at timestamp,
+  deleted_at timestamp
+);
+"""
+
+
 def admin_dsn() -> str:
     return os.environ.get("XREPO_TEST_PG_DSN", DEFAULT_DSN)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pg import SHOP_CUSTOMERS_SQL
 
 from generated.shop import CustomerRepo
 from xrepo.runtime import (
@@ -28,18 +29,7 @@ from xrepo.runtime.backends.postgres import PostgresBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PG_SCHEMA = """
-CREATE TABLE customers (
-  id serial PRIMARY KEY,
-  email varchar(254) NOT NULL UNIQUE,
-  full_name text NOT NULL,
-  tier text NOT NULL DEFAULT 'free' CHECK (tier IN ('free', 'pro', 'enterprise')),
-  website text,
-  created_at timestamp,
-  updated_at timestamp,
-  deleted_at timestamp
-);
-"""
+PG_SCHEMA = SHOP_CUSTOMERS_SQL
 
 HOSTILE = 'audit "log"; DROP TABLE customers; --'
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from pg import SHOP_CUSTOMERS_SQL
 from pydantic import Field
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.monitoring import CommandListener, CommandStartedEvent
@@ -30,19 +31,7 @@ from xrepo.runtime.backends.redis import RedisBackend
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PG_SCHEMA = """
-CREATE TABLE customers (
-  id serial PRIMARY KEY,
-  email varchar(254) NOT NULL UNIQUE,
-  full_name text NOT NULL,
-  tier text NOT NULL DEFAULT 'free' CHECK (tier IN ('free', 'pro', 'enterprise')),
-  website text,
-  created_at timestamp,
-  updated_at timestamp,
-  deleted_at timestamp
-);
-CREATE INDEX customers_tier ON customers (tier);
-"""
+PG_SCHEMA = SHOP_CUSTOMERS_SQL + "CREATE INDEX customers_tier ON customers (tier);"
 
 
 async def _fill(repo: CustomerRepo, n: int) -> list[int]:
