@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
-from typing import Protocol, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, Protocol, TypeVar
 
-__all__ = ["InspectError", "Progress", "run_sync"]
+__all__ = ["InspectError", "Progress", "run_sync", "synchronous"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Progress(Protocol):
@@ -39,3 +40,18 @@ def run_sync(awaitable: Awaitable[T]) -> T:
 
     asyncio.run(run())
     return box[0]
+
+
+def synchronous(inspect: Callable[P, Awaitable[T]]) -> Callable[P, T]:
+    """The synchronous entry point of an ``inspect_*_async`` inspector (the CLI's): the same
+    parameters, each call run to completion by :func:`run_sync`."""
+
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(inspect(*args, **kwargs))
+
+    name = inspect.__name__.removesuffix("_async")
+    call.__name__ = call.__qualname__ = name
+    call.__module__ = inspect.__module__
+    call.__doc__ = f":func:`{inspect.__name__}` for synchronous callers (runs its own event loop)."
+    call.__wrapped__ = inspect  # type: ignore[attr-defined]  # help() shows the parameters
+    return call

@@ -51,7 +51,7 @@ from ..schema import (
     SourceInfo,
     TypeSpec,
 )
-from .base import InspectError, Progress, run_sync
+from .base import InspectError, Progress, synchronous
 from .memory import DocumentAccumulator, documents_collection, field_order
 from .minority import apply_minority_threshold
 from .mongo_maps import detect_maps, prepare
@@ -132,34 +132,7 @@ async def inspect_mongo_async(
     )
 
 
-def inspect_mongo(
-    url: str,
-    *,
-    name: str,
-    database: str | None = None,
-    include: Sequence[str] = ("*",),
-    exclude: Sequence[str] = (),
-    sample_size: int = 1000,
-    full_scan: bool = False,
-    minority_threshold: float = 0.01,
-    validator_reader: ValidatorReader | None = None,
-    progress: Progress | None = None,
-) -> Snapshot:
-    """:func:`inspect_mongo_async` for synchronous callers (runs its own event loop)."""
-    return run_sync(
-        inspect_mongo_async(
-            url,
-            name=name,
-            database=database,
-            include=include,
-            exclude=exclude,
-            sample_size=sample_size,
-            full_scan=full_scan,
-            minority_threshold=minority_threshold,
-            validator_reader=validator_reader,
-            progress=progress,
-        )
-    )
+inspect_mongo = synchronous(inspect_mongo_async)
 
 
 # -- connection ----------------------------------------------------------------------------------

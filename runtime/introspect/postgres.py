@@ -37,7 +37,7 @@ from ..schema import (
     LogicalType,
     Snapshot,
 )
-from .base import InspectError, Progress, run_sync
+from .base import InspectError, Progress, synchronous
 from .infer import FieldAccumulator
 from .postgres_build import Catalog, build_collection, build_snapshot
 from .postgres_catalog import (
@@ -225,28 +225,7 @@ async def inspect_postgres_async(
         await owned.close()
 
 
-def inspect_postgres(
-    url: str,
-    *,
-    name: str,
-    schemas: Sequence[str] = ("public",),
-    include: Sequence[str] = ("*",),
-    exclude: Sequence[str] = (),
-    sample_rows: int = 1000,
-    progress: Progress | None = None,
-) -> Snapshot:
-    """The synchronous entry point (the CLI's): runs :func:`inspect_postgres_async`."""
-    return run_sync(
-        inspect_postgres_async(
-            url,
-            name=name,
-            schemas=schemas,
-            include=include,
-            exclude=exclude,
-            sample_rows=sample_rows,
-            progress=progress,
-        )
-    )
+inspect_postgres = synchronous(inspect_postgres_async)
 
 
 def _chosen(relation: Any, include: Sequence[str], exclude: Sequence[str]) -> bool:

@@ -57,7 +57,7 @@ from ..schema import (
     TTLStats,
     TypeSpec,
 )
-from .base import InspectError, Progress, run_sync
+from .base import InspectError, Progress, synchronous
 from .infer import FieldAccumulator
 from .memory import DocumentAccumulator, field_order
 from .redis_patterns import (
@@ -152,34 +152,6 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def inspect_redis(
-    url: str,
-    *,
-    name: str,
-    prefix: str = "",
-    scan_budget: int = 100_000,
-    scan_count: int = 1000,
-    patterns: Sequence[PatternConfig] = (),
-    sample_per_pattern: int = 1000,
-    schema_reader: SchemaReader | None = None,
-    progress: Progress | None = None,
-) -> Snapshot:
-    """Synchronous :func:`inspect_redis_async` (runs its own event loop)."""
-    return run_sync(
-        inspect_redis_async(
-            url,
-            name=name,
-            prefix=prefix,
-            scan_budget=scan_budget,
-            scan_count=scan_count,
-            patterns=patterns,
-            sample_per_pattern=sample_per_pattern,
-            schema_reader=schema_reader,
-            progress=progress,
-        )
-    )
-
-
 async def inspect_redis_async(
     url: str,
     *,
@@ -205,6 +177,9 @@ async def inspect_redis_async(
         progress=progress,
     )
     return result.snapshot
+
+
+inspect_redis = synchronous(inspect_redis_async)
 
 
 async def inspect_redis_detailed(
