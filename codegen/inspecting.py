@@ -15,14 +15,6 @@ from xrepo.runtime.schema import Snapshot, SourceKind
 
 from .config import ConfigError, Project, SourceConfig, source_kind
 
-#: Kinds whose inspector arrives with a later release; said plainly rather than crashing.
-_NOT_YET = {
-    "postgres": "PostgreSQL inspection",
-    "mongo": "MongoDB inspection",
-    "redis": "Redis inspection",
-    "memory": "in-memory sources are inspected from code (xrepo.runtime.introspect.memory)",
-}
-
 
 def _file(location: str) -> Path:
     path = Path(location.removeprefix("file://"))

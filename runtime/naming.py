@@ -157,9 +157,6 @@ class NameAllocator:
     def __contains__(self, name: str) -> bool:
         return name in self._taken
 
-    def reserve(self, name: str) -> None:
-        self._taken.add(name)
-
     def take(self, wanted: str) -> str:
         name = wanted
         stem = wanted.rstrip("_") if self._sep == "_" else wanted

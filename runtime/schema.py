@@ -6,7 +6,6 @@ It lives in the runtime (not in codegen) because the runtime's dynamic-model pat
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -282,10 +281,6 @@ def dumps_snapshot(snapshot: Snapshot) -> str:
     return (
         json.dumps(snapshot_to_dict(snapshot), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     )
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def parse_snapshot(data: Any, path: str | Path = "<snapshot>") -> Snapshot:

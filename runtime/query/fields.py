@@ -14,7 +14,7 @@ import functools
 import types
 import typing
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
@@ -241,7 +241,6 @@ def plain(value: Any) -> Any:
 
 
 _PLAIN: frozenset[type] = frozenset(_KIND_TYPE.values())
-CoerceFn = Callable[[Any], Any]
 
 __all__ = ["FieldInfo", "FieldTable", "element_info", "fields_of", "plain"]
 
