@@ -486,7 +486,9 @@ async def test_bulk_create_from_create_models_keeps_callers_values(pg_dsn: str) 
                 model.tags.append("mutated")
                 assert model.meta is not None
                 model.meta["i"] = -1
-            assert all(m.tags == ["a"] and m.meta == {"i": m.id - 1} for m in made if m.id)
+            assert [(m.id, m.tags, m.meta) for m in made] == [
+                (i + 1, ["a"], {"i": i}) for i in range(80)
+            ]
             stored = await repo.list(sort=[("id", 1)])
             _same_models(made, stored)
             await backend.execute("TRUNCATE made RESTART IDENTITY")
